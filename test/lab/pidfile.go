@@ -1,0 +1,128 @@
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// pidsFileName is written in every lab directory. It records who owns the
+// lab and which children are running, so a later run can tell an abandoned
+// lab from a live one and kill exactly what the abandoned one left behind.
+const pidsFileName = "pids"
+
+// owner identifies a process across pid reuse: a pid alone could belong to
+// an unrelated process by the time someone reads the file.
+type owner struct {
+	pid   int
+	start string // field 22 of /proc/<pid>/stat (start time in clock ticks); empty if unknown
+}
+
+type childPID struct {
+	pid     int
+	cluster string
+	name    string
+}
+
+func self() owner {
+	return owner{pid: os.Getpid(), start: procStartTime(os.Getpid())}
+}
+
+// alive reports whether the recorded owner still runs. Without a recorded
+// start time it trusts the pid, erring towards leaving a lab alone.
+func (o owner) alive() bool {
+	if err := syscall.Kill(o.pid, 0); err != nil && err != syscall.EPERM {
+		return false
+	}
+	return o.start == "" || procStartTime(o.pid) == o.start
+}
+
+// procStartTime reads a process's start time from /proc; "" if unavailable.
+func procStartTime(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// The command name (field 2) may contain spaces and parentheses, so
+	// count fields after the last ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return ""
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	const startTimeField = 22 - 3 // fields 1 and 2 precede ')', slice index starts at field 3
+	if len(fields) <= startTimeField {
+		return ""
+	}
+	return fields[startTimeField]
+}
+
+// writePIDs replaces the pids file atomically so a concurrent reader never
+// sees half of it.
+func writePIDs(dir string, o owner, children []childPID) error {
+	var b strings.Builder
+	b.WriteString("# gslb test lab: owner pid/start time, then child process groups\n")
+	fmt.Fprintf(&b, "owner %d %s\n", o.pid, o.start)
+	for _, c := range children {
+		fmt.Fprintf(&b, "child %d %s %s\n", c.pid, c.cluster, c.name)
+	}
+	tmp := filepath.Join(dir, pidsFileName+".tmp")
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, pidsFileName))
+}
+
+func readPIDs(dir string) (owner, []childPID, error) {
+	f, err := os.Open(filepath.Join(dir, pidsFileName))
+	if err != nil {
+		return owner{}, nil, err
+	}
+	defer f.Close()
+	var o owner
+	var children []childPID
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		pid, err := strconv.Atoi(fields[1])
+		if err != nil || pid <= 0 {
+			continue
+		}
+		switch fields[0] {
+		case "owner":
+			o.pid = pid
+			if len(fields) > 2 {
+				o.start = fields[2]
+			}
+		case "child":
+			c := childPID{pid: pid}
+			if len(fields) > 3 {
+				c.cluster, c.name = fields[2], fields[3]
+			}
+			children = append(children, c)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return owner{}, nil, err
+	}
+	if o.pid == 0 {
+		return owner{}, nil, fmt.Errorf("%s has no owner line", filepath.Join(dir, pidsFileName))
+	}
+	return o, children, nil
+}
+
+// belongsTo reports whether pid still runs a program started for labDir.
+// Every child's command line names the lab directory (data dir, certs), so
+// this guards against killing an unrelated process that reused the pid.
+func belongsTo(pid int, labDir string) bool {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && bytes.Contains(cmdline, []byte(labDir+string(filepath.Separator)))
+}
