@@ -1,0 +1,187 @@
+// Package gslb is a CoreDNS plugin that answers, authoritatively, for GSLB
+// service names of applications that run in several Kubernetes clusters. It
+// watches every member cluster, compiles the VIPs of all sites into an answer
+// table off the hot path, and serves DNS from that table.
+package gslb
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/fall"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/coredns/coredns/request"
+	"github.com/gslb/gslb/plugin/kube"
+	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/table"
+	"github.com/miekg/dns"
+)
+
+var log = clog.NewWithPlugin(pluginName)
+
+// GSLB is the plugin handler.
+type GSLB struct {
+	Next plugin.Handler
+	Fall fall.F
+
+	builder  *table.Builder
+	store    *model.Store
+	watchers []*kube.Watcher
+	timeout  time.Duration
+
+	ready    atomic.Bool
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	wg       sync.WaitGroup
+}
+
+func newGSLB(cfg *config) (*GSLB, error) {
+	store := model.NewStore()
+	if len(cfg.static) > 0 {
+		store.Set("static", cfg.static)
+	}
+	tcfg := table.Config{TTL: cfg.ttl, Answers: cfg.answers}
+	for _, z := range cfg.zones {
+		zone := table.Zone{Name: z, Hostmaster: cfg.hostmaster}
+		for _, ns := range cfg.nameServers {
+			if !dns.IsSubDomain(z, ns.Name) {
+				ns.Addrs = nil // glue belongs to the zone that holds the name
+			}
+			zone.NameServers = append(zone.NameServers, ns)
+		}
+		tcfg.Zones = append(tcfg.Zones, zone)
+	}
+	g := &GSLB{
+		Fall:    cfg.fall,
+		store:   store,
+		builder: table.NewBuilder(tcfg, store),
+		timeout: cfg.startupTimeout,
+		stopCh:  make(chan struct{}),
+	}
+	opts := kube.Options{
+		Selector:   cfg.selector,
+		Namespaces: cfg.namespaces,
+		Ingresses:  cfg.ingresses,
+		Services:   cfg.services,
+		InZone:     func(fqdn string) bool { return plugin.Zones(cfg.zones).Matches(fqdn) != "" },
+	}
+	for _, c := range cfg.clusters {
+		w, err := kube.NewWatcher(c, opts, store)
+		if err != nil {
+			return nil, err
+		}
+		g.watchers = append(g.watchers, w)
+	}
+	g.builder.OnBuild = func(t *table.Table, records int) {
+		log.Debugf("Published answer table serial %d: %d records", t.Serial, records)
+	}
+	return g, nil
+}
+
+// start runs the watchers and the table builder; called from OnStartup.
+func (g *GSLB) start() error {
+	g.wg.Add(2)
+	go func() {
+		defer g.wg.Done()
+		g.builder.Run(g.stopCh)
+	}()
+	for _, w := range g.watchers {
+		w.Start()
+	}
+	go func() {
+		defer g.wg.Done()
+		g.waitReady()
+	}()
+	return nil
+}
+
+// waitReady flips Ready once every cluster has synced, or when the startup
+// timeout passes: then we serve what is known rather than nothing, and say
+// which clusters are missing.
+func (g *GSLB) waitReady() {
+	deadline := time.NewTimer(g.timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if g.synced() {
+			g.ready.Store(true)
+			return
+		}
+		select {
+		case <-g.stopCh:
+			return
+		case <-deadline.C:
+			for _, w := range g.watchers {
+				if !w.HasSynced() {
+					log.Warningf("Site %s (context %q) has not synced after %s; serving the other sites now, its members will appear when its API server answers",
+						w.Site(), w.Context(), g.timeout)
+				}
+			}
+			g.ready.Store(true)
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (g *GSLB) synced() bool {
+	for _, w := range g.watchers {
+		if !w.HasSynced() {
+			return false
+		}
+	}
+	return true
+}
+
+// stop ends everything start began; a reload must not leak watches.
+func (g *GSLB) stop() error {
+	g.stopOnce.Do(func() {
+		close(g.stopCh)
+		for _, w := range g.watchers {
+			w.Stop()
+		}
+		g.wg.Wait()
+	})
+	return nil
+}
+
+// Ready implements ready.Readiness.
+func (g *GSLB) Ready() bool { return g.ready.Load() }
+
+// Name implements plugin.Handler.
+func (g *GSLB) Name() string { return pluginName }
+
+// ServeDNS implements plugin.Handler. It is a lookup in the published table:
+// no I/O, no lock, no scan.
+func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	state := request.Request{W: w, Req: r}
+	qname := state.Name()
+
+	t := g.builder.Table()
+	z := t.Zone(qname)
+	if z == nil {
+		if g.Next == nil {
+			return dns.RcodeRefused, nil
+		}
+		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
+	}
+	a := t.Lookup(z, qname, state.QType())
+	if a.Result == table.NXDomain && g.Fall.Through(qname) {
+		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
+	}
+	z.Count(a.Result)
+
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	m.Answer, m.Ns, m.Extra = a.Answer, a.Ns, a.Extra
+	if a.Result == table.NXDomain {
+		m.Rcode = dns.RcodeNameError
+	}
+	w.WriteMsg(m)
+	return dns.RcodeSuccess, nil
+}

@@ -1,0 +1,37 @@
+package kube
+
+import (
+	"github.com/coredns/coredns/plugin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	connectedGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "gslb",
+		Name:      "cluster_connected",
+		Help:      "1 when the member cluster's API server answers, 0 while it is unreachable (last known members are kept).",
+	}, []string{"site"})
+
+	syncedGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "gslb",
+		Name:      "cluster_synced",
+		Help:      "1 once the member cluster's Ingresses and Services have been listed.",
+	}, []string{"site"})
+
+	lastEventGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "gslb",
+		Name:      "cluster_last_event_timestamp_seconds",
+		Help:      "Unix time of the last Ingress or Service event from the member cluster; age = time() - value.",
+	}, []string{"site"})
+
+	ignoredGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "gslb",
+		Name:      "ignored_hosts",
+		Help:      "Hosts of selected objects that lie outside every served zone (or are wildcards or invalid), by site.",
+	}, []string{"site"})
+)

@@ -1,0 +1,128 @@
+// Package kube watches Ingresses and LoadBalancer Services in every member
+// cluster and publishes their hosts and VIPs as model records.
+package kube
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/gslb/gslb/plugin/model"
+	"github.com/miekg/dns"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// HostnameAnnotation lists the names a LoadBalancer Service publishes
+// (comma separated), as external-dns users already write it.
+const HostnameAnnotation = "external-dns.alpha.kubernetes.io/hostname"
+
+// InZone tells whether a fully-qualified, lower-case name is served.
+type InZone func(fqdn string) bool
+
+// Extracted is what one object contributes.
+type Extracted struct {
+	Records []model.Record
+	// Ignored counts hosts that lie outside every served zone (or are not
+	// valid names); they are counted, not logged, to keep logs quiet.
+	Ignored int
+}
+
+// FromIngress publishes every rule host and TLS host inside a served zone with
+// the addresses in the Ingress status. An Ingress without a VIP yet publishes
+// nothing: it simply is not a member until its controller sets the status.
+func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone) Extracted {
+	var hosts []string
+	for _, r := range ing.Spec.Rules {
+		hosts = append(hosts, r.Host)
+	}
+	for _, tls := range ing.Spec.TLS {
+		hosts = append(hosts, tls.Hosts...)
+	}
+	var members []model.Member
+	for _, lb := range ing.Status.LoadBalancer.Ingress {
+		members = appendMember(members, site, lb.IP, lb.Hostname)
+	}
+	return extract(hosts, members, inZone)
+}
+
+// FromService publishes a LoadBalancer Service under the names of its
+// hostname annotation, and under a status hostname that lies inside a served
+// zone (then with the status IPs). Status hostnames outside the zones are
+// CNAME targets for the annotated names when the status has no IP.
+func FromService(svc *corev1.Service, site string, inZone InZone) Extracted {
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		return Extracted{}
+	}
+	var hosts []string
+	if v := svc.Annotations[HostnameAnnotation]; v != "" {
+		for _, h := range strings.Split(v, ",") {
+			hosts = append(hosts, strings.TrimSpace(h))
+		}
+	}
+	var members []model.Member
+	for _, lb := range svc.Status.LoadBalancer.Ingress {
+		if lb.Hostname != "" {
+			if fqdn, ok := normalizeHost(lb.Hostname); ok && inZone(fqdn) {
+				// The load balancer's own name is one we serve: publish it
+				// with the addresses rather than aliasing it to itself.
+				hosts = append(hosts, lb.Hostname)
+				members = appendMember(members, site, lb.IP, "")
+				continue
+			}
+		}
+		members = appendMember(members, site, lb.IP, lb.Hostname)
+	}
+	return extract(hosts, members, inZone)
+}
+
+func appendMember(members []model.Member, site, ip, hostname string) []model.Member {
+	if ip != "" {
+		if a, err := netip.ParseAddr(ip); err == nil {
+			return append(members, model.Member{Site: site, Addr: a.Unmap()})
+		}
+		return members
+	}
+	if hostname != "" {
+		if fqdn, ok := normalizeHost(hostname); ok {
+			return append(members, model.Member{Site: site, Target: fqdn})
+		}
+	}
+	return members
+}
+
+func extract(hosts []string, members []model.Member, inZone InZone) Extracted {
+	var out Extracted
+	seen := map[string]bool{}
+	for _, h := range hosts {
+		fqdn, ok := normalizeHost(h)
+		if !ok || !inZone(fqdn) {
+			if h != "" {
+				out.Ignored++
+			}
+			continue
+		}
+		if seen[fqdn] {
+			continue
+		}
+		seen[fqdn] = true
+		for _, m := range members {
+			out.Records = append(out.Records, model.Record{FQDN: fqdn, Member: m})
+		}
+	}
+	return out
+}
+
+// normalizeHost turns a Kubernetes host into a lower-case FQDN. Wildcard
+// hosts are not served (a wildcard GSLB name is not something Avi or AMKO
+// offer either) and count as ignored.
+func normalizeHost(h string) (string, bool) {
+	h = strings.ToLower(strings.TrimSpace(h))
+	if h == "" || strings.Contains(h, "*") {
+		return "", false
+	}
+	fqdn := dns.Fqdn(h)
+	if _, ok := dns.IsDomainName(fqdn); !ok {
+		return "", false
+	}
+	return fqdn, true
+}

@@ -1,0 +1,244 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/gslb/gslb/plugin/model"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+)
+
+var log = clog.NewWithPlugin("gslb")
+
+// Cluster is one member cluster.
+type Cluster struct {
+	// Site names the cluster in answers, logs and metrics.
+	Site string
+	// Context is the kubeconfig context it came from ("in-cluster" for the
+	// service account), for messages.
+	Context string
+	Config  *rest.Config
+}
+
+// Options says what to watch; they are the same for every cluster.
+type Options struct {
+	// Selector is a Kubernetes label selector, applied by the API server.
+	Selector   string
+	Namespaces []string // empty: all namespaces
+	Ingresses  bool
+	Services   bool
+	InZone     InZone
+}
+
+// probeInterval is how often an API server's /readyz is asked, to tell
+// "connected" apart from "quiet". Watches themselves never wait for it.
+const probeInterval = 5 * time.Second
+
+// Watcher runs the informers of one member cluster and mirrors the selected
+// objects into the store. When the API server goes away the informer cache,
+// and therefore the store, keeps the last known objects; the reflector
+// relists and resumes when it comes back.
+type Watcher struct {
+	cluster Cluster
+	opts    Options
+	store   *model.Store
+	client  kubernetes.Interface
+
+	stop      chan struct{}
+	ctx       context.Context // cancelled by Stop, so a probe in flight ends at once
+	cancel    context.CancelFunc
+	done      sync.WaitGroup
+	factories []informers.SharedInformerFactory
+	synced    []cache.InformerSynced
+	connected atomic.Bool
+
+	mu      sync.Mutex
+	ignored map[string]int // object key -> hosts ignored
+}
+
+// NewWatcher prepares the informers; nothing talks to the cluster before Start.
+func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
+	cfg := rest.CopyConfig(c.Config)
+	cfg.UserAgent = "coredns-gslb"
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("site %s (context %q): %w", c.Site, c.Context, err)
+	}
+	w := &Watcher{cluster: c, opts: opts, store: store, client: client, stop: make(chan struct{}), ignored: map[string]int{}}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	namespaces := opts.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	for _, ns := range namespaces {
+		f := informers.NewSharedInformerFactoryWithOptions(client, 0,
+			informers.WithNamespace(ns),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = opts.Selector }))
+		if opts.Ingresses {
+			w.register(f.Networking().V1().Ingresses().Informer(), "ingress")
+		}
+		if opts.Services {
+			w.register(f.Core().V1().Services().Informer(), "service")
+		}
+		w.factories = append(w.factories, f)
+	}
+	return w, nil
+}
+
+func (w *Watcher) register(inf cache.SharedIndexInformer, kind string) {
+	// Objects are cached whole by the informer; managed fields are often
+	// the bulk of an object and we never read them.
+	_ = inf.SetTransform(func(obj any) (any, error) {
+		if m, ok := obj.(metav1.Object); ok {
+			m.SetManagedFields(nil)
+		}
+		return obj, nil
+	})
+	_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+		if w.connected.Swap(false) {
+			log.Warningf("Site %s (context %q): lost the watch on %ss: %v; serving its last known members until it returns",
+				w.cluster.Site, w.cluster.Context, kind, err)
+		}
+		connectedGauge.WithLabelValues(w.cluster.Site).Set(0)
+	})
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { w.update(kind, obj) },
+		UpdateFunc: func(_, obj any) { w.update(kind, obj) },
+		DeleteFunc: func(obj any) { w.remove(kind, obj) },
+	})
+	w.synced = append(w.synced, inf.HasSynced)
+}
+
+func (w *Watcher) key(kind string, obj any) string {
+	k, _ := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	return "kube/" + w.cluster.Site + "/" + kind + "/" + k
+}
+
+func (w *Watcher) update(kind string, obj any) {
+	var ex Extracted
+	switch o := obj.(type) {
+	case *networkingv1.Ingress:
+		ex = FromIngress(o, w.cluster.Site, w.opts.InZone)
+	case *corev1.Service:
+		ex = FromService(o, w.cluster.Site, w.opts.InZone)
+	default:
+		return
+	}
+	key := w.key(kind, obj)
+	w.store.Set(key, ex.Records)
+	w.setIgnored(key, ex.Ignored)
+	w.sawEvent()
+}
+
+func (w *Watcher) remove(kind string, obj any) {
+	key := w.key(kind, obj)
+	w.store.Delete(key)
+	w.setIgnored(key, 0)
+	w.sawEvent()
+}
+
+func (w *Watcher) sawEvent() {
+	lastEventGauge.WithLabelValues(w.cluster.Site).SetToCurrentTime()
+}
+
+func (w *Watcher) setIgnored(key string, n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if n == 0 {
+		delete(w.ignored, key)
+	} else {
+		w.ignored[key] = n
+	}
+	total := 0
+	for _, v := range w.ignored {
+		total += v
+	}
+	ignoredGauge.WithLabelValues(w.cluster.Site).Set(float64(total))
+}
+
+// Start runs the informers and the reachability probe in the background.
+func (w *Watcher) Start() {
+	syncedGauge.WithLabelValues(w.cluster.Site).Set(0)
+	for _, f := range w.factories {
+		f.Start(w.stop)
+	}
+	w.done.Add(2)
+	go func() {
+		defer w.done.Done()
+		if cache.WaitForCacheSync(w.stop, w.synced...) {
+			syncedGauge.WithLabelValues(w.cluster.Site).Set(1)
+			log.Infof("Site %s (context %q): synced", w.cluster.Site, w.cluster.Context)
+		}
+	}()
+	go func() {
+		defer w.done.Done()
+		w.probe()
+	}()
+}
+
+// probe marks the cluster connected while its API server answers /readyz.
+func (w *Watcher) probe() {
+	t := time.NewTicker(probeInterval)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(w.ctx, probeInterval)
+		err := w.client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
+		cancel()
+		if w.ctx.Err() != nil {
+			return // stopping: not an outage
+		}
+		if err == nil {
+			if !w.connected.Swap(true) {
+				log.Infof("Site %s (context %q): API server reachable", w.cluster.Site, w.cluster.Context)
+			}
+			connectedGauge.WithLabelValues(w.cluster.Site).Set(1)
+		} else {
+			if w.connected.Swap(false) {
+				log.Warningf("Site %s (context %q): API server unreachable: %v; serving its last known members", w.cluster.Site, w.cluster.Context, err)
+			}
+			connectedGauge.WithLabelValues(w.cluster.Site).Set(0)
+		}
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// HasSynced tells whether the initial list of every informer completed.
+func (w *Watcher) HasSynced() bool {
+	for _, s := range w.synced {
+		if !s() {
+			return false
+		}
+	}
+	return true
+}
+
+// Site returns the site name.
+func (w *Watcher) Site() string { return w.cluster.Site }
+
+// Context returns the kubeconfig context name.
+func (w *Watcher) Context() string { return w.cluster.Context }
+
+// Stop ends the informers and the probe and waits for their goroutines, so a
+// Corefile reload leaks no watch.
+func (w *Watcher) Stop() {
+	close(w.stop)
+	w.cancel()
+	for _, f := range w.factories {
+		f.Shutdown()
+	}
+	w.done.Wait()
+}

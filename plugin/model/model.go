@@ -1,0 +1,53 @@
+// Package model is the shared vocabulary of gslb: the members that sources
+// (Kubernetes clusters, static Corefile entries, later Avi) publish for a
+// GSLB service name. It imports nothing of ours, so every other package can
+// depend on it without cycles.
+package model
+
+import (
+	"cmp"
+	"net/netip"
+)
+
+// Member is one place that serves a GSLB service: a VIP (A or AAAA) or, for
+// hostname-only load balancers, a name the service is an alias of (CNAME).
+type Member struct {
+	// Site names the cluster or location the member lives in. It bounds
+	// metric labels, so it comes from configuration, never from objects.
+	Site string
+	// Addr is the member's address; invalid when Target is set.
+	Addr netip.Addr
+	// Target is the fully-qualified, lower-case name of a hostname-only load
+	// balancer; empty when Addr is set.
+	Target string
+}
+
+// IsAlias tells whether the member is a CNAME target rather than an address.
+func (m Member) IsAlias() bool { return m.Target != "" }
+
+// Compare orders members by site, then address, then target, so that answer
+// order (and therefore rotation) stays stable across table rebuilds.
+func (m Member) Compare(o Member) int {
+	if c := cmp.Compare(m.Site, o.Site); c != 0 {
+		return c
+	}
+	if c := m.Addr.Compare(o.Addr); c != 0 {
+		return c
+	}
+	return cmp.Compare(m.Target, o.Target)
+}
+
+// Record says that the GSLB service FQDN is served by Member.
+type Record struct {
+	// FQDN is fully qualified (trailing dot) and lower case.
+	FQDN   string
+	Member Member
+}
+
+// Compare orders records by name, then member.
+func (r Record) Compare(o Record) int {
+	if c := cmp.Compare(r.FQDN, o.FQDN); c != 0 {
+		return c
+	}
+	return r.Member.Compare(o.Member)
+}

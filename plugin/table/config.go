@@ -1,0 +1,34 @@
+// Package table compiles the records of all sources into an immutable answer
+// table, and answers lookups from it. A Table is never modified after it is
+// published (apart from per-name rotation counters), so ServeDNS reads it
+// without locks; the Builder swaps in a new one whenever the inputs change.
+package table
+
+import "net/netip"
+
+// Config is what the Corefile says about the served zones and answers.
+type Config struct {
+	Zones []Zone
+	// TTL of every answer, and the SOA minimum (negative-caching TTL).
+	TTL uint32
+	// Answers limits how many addresses one answer carries (Avi's
+	// num_dns_ip); 0 means all. The window rotates per query.
+	Answers int
+}
+
+// Zone is one zone the plugin is authoritative for.
+type Zone struct {
+	// Name is fully qualified and lower case.
+	Name string
+	// NameServers are published as the apex NS set; the first is the SOA
+	// MNAME. Names inside the zone carry their glue addresses.
+	NameServers []NameServer
+	// Hostmaster is the SOA RNAME in domain form (hostmaster.example.org.).
+	Hostmaster string
+}
+
+// NameServer is an NS target and, when it lies inside the zone, its addresses.
+type NameServer struct {
+	Name  string
+	Addrs []netip.Addr
+}
