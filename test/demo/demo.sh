@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# make demo: two real Kubernetes clusters on loopback, the onlineshop seed in
+# both, and CoreDNS with the gslb plugin answering for gslb.sddc.lab.
+# Never reads stdin; stops on Ctrl-C or after DEMO_SECONDS (0 = until Ctrl-C).
+set -euo pipefail
+
+DNS_PORT=${DNS_PORT:-1053}
+HEALTH_PORT=${HEALTH_PORT:-18080}
+READY_PORT=${READY_PORT:-18181}
+METRICS_PORT=${METRICS_PORT:-19153}
+DEMO_SECONDS=${DEMO_SECONDS:-0}
+DEMO_DIR=${DEMO_DIR:-.lab}
+export GSLB_LAB_BASE_PORT=${GSLB_LAB_BASE_PORT:-0}
+
+cd "$(dirname "$0")/../.."
+for tool in dig curl; do
+	command -v "$tool" >/dev/null || { echo "demo: '$tool' is missing: apt-get install -y dnsutils curl" >&2; exit 1; }
+done
+for port in "$DNS_PORT" "$HEALTH_PORT" "$READY_PORT" "$METRICS_PORT"; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		echo "demo: port $port on 127.0.0.1 is in use; set DNS_PORT, HEALTH_PORT, READY_PORT or METRICS_PORT to a free one" >&2
+		exit 1
+	fi
+done
+
+rm -rf "$DEMO_DIR" && mkdir -p "$DEMO_DIR"
+ready="$DEMO_DIR/ready.env"
+lab_pid="" dns_pid=""
+cleanup() {
+	trap - EXIT INT TERM
+	[ -n "$dns_pid" ] && kill "$dns_pid" 2>/dev/null && wait "$dns_pid" 2>/dev/null
+	[ -n "$lab_pid" ] && kill "$lab_pid" 2>/dev/null && wait "$lab_pid" 2>/dev/null
+	echo "demo: stopped; nothing left running."
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "==> starting two clusters (etcd + kube-apiserver each, on 127.0.0.1) and seeding onlineshop"
+bin/gslb-lab up -clusters 2 -seed -dir "$DEMO_DIR/clusters" -ready-file "$ready" </dev/null &
+lab_pid=$!
+for _ in $(seq 1 240); do
+	[ -f "$ready" ] && break
+	kill -0 "$lab_pid" 2>/dev/null || { echo "demo: the lab failed to start (see above)" >&2; exit 1; }
+	sleep 0.5
+done
+[ -f "$ready" ] || { echo "demo: the lab did not become ready in 120 s" >&2; exit 1; }
+# shellcheck disable=SC1090
+. "$ready"
+
+corefile="$DEMO_DIR/Corefile"
+sed -e "s|^gslb.sddc.lab {|gslb.sddc.lab:$DNS_PORT {\n    bind 127.0.0.1|" \
+	-e "s|kubeconfig /etc/coredns/gslb-members|kubeconfig $KUBECONFIG|" \
+	-e "s|health :8080|health 127.0.0.1:$HEALTH_PORT|" \
+	-e "s|ready :8181|ready 127.0.0.1:$READY_PORT|" \
+	-e "s|prometheus :9153|prometheus 127.0.0.1:$METRICS_PORT|" \
+	Corefile.example >"$corefile"
+
+echo "==> starting CoreDNS with the gslb plugin on 127.0.0.1:$DNS_PORT (Corefile: $corefile, log: $DEMO_DIR/coredns.log)"
+bin/coredns -conf "$corefile" >"$DEMO_DIR/coredns.log" 2>&1 </dev/null &
+dns_pid=$!
+for _ in $(seq 1 120); do
+	curl -fsS "http://127.0.0.1:$READY_PORT/ready" >/dev/null 2>&1 && break
+	kill -0 "$dns_pid" 2>/dev/null || { echo "demo: coredns exited:" >&2; cat "$DEMO_DIR/coredns.log" >&2; exit 1; }
+	sleep 0.5
+done
+
+echo
+echo "==> dig @127.0.0.1 -p $DNS_PORT onlineshop.gslb.sddc.lab (round robin over both sites)"
+for i in 1 2 3; do
+	echo "--- query $i"
+	dig @127.0.0.1 -p "$DNS_PORT" onlineshop.gslb.sddc.lab +noall +answer +norec
+done
+answers=$(dig @127.0.0.1 -p "$DNS_PORT" onlineshop.gslb.sddc.lab +short +norec)
+for vip in 172.26.17.21 172.27.17.21; do
+	grep -qx "$vip" <<<"$answers" || { echo "demo: FAILED: $vip missing from the answer" >&2; exit 1; }
+done
+echo "--- the zone's name servers and SOA"
+dig @127.0.0.1 -p "$DNS_PORT" gslb.sddc.lab NS +noall +answer +additional +norec
+dig @127.0.0.1 -p "$DNS_PORT" gslb.sddc.lab SOA +noall +answer +norec
+
+cat <<MSG
+
+Both sites answer. In another terminal, try:
+  dig @127.0.0.1 -p $DNS_PORT onlineshop.gslb.sddc.lab
+  dig @127.0.0.1 -p $DNS_PORT nothere.gslb.sddc.lab          # NXDOMAIN with the SOA
+  $KUBECTL --kubeconfig $KUBECONFIG config get-contexts
+  $KUBECTL --kubeconfig $KUBECONFIG --context $CONTEXT_2 -n boutique-app get ingress
+Take site B's VIP away (as if AKO withdrew it), then watch the answer shrink to site A:
+  $KUBECTL --kubeconfig $KUBECONFIG --context $CONTEXT_2 -n boutique-app delete ingress onlineshop-ingress
+Take site B's API server away: its last known members keep being answered:
+  kill $APISERVER_PID_2          # and later: kill -USR1 $GSLB_LAB_PID to start it again
+Metrics:  curl -s 127.0.0.1:$METRICS_PORT/metrics | grep coredns_gslb
+MSG
+if [ "$DEMO_SECONDS" -gt 0 ]; then
+	echo "Serving for $DEMO_SECONDS s (DEMO_SECONDS); Ctrl-C stops earlier."
+	sleep "$DEMO_SECONDS" &
+	wait $! || true
+else
+	echo "Serving until Ctrl-C."
+	while kill -0 "$dns_pid" 2>/dev/null && kill -0 "$lab_pid" 2>/dev/null; do sleep 1 & wait $!; done
+	echo "demo: a process ended on its own; see $DEMO_DIR/coredns.log" >&2
+	exit 1
+fi
