@@ -11,9 +11,10 @@ import (
 	"strings"
 )
 
-// EnvBinDir overrides the directory holding kube-apiserver, etcd and kubectl.
-// When the binaries are missing there they are built into it, which still
-// needs the repository's test/kubebin module.
+// EnvBinDir overrides the directory holding kube-apiserver, etcd and kubectl
+// (a relative path is taken from the repository root). When the binaries
+// are missing there they are built into it, which still needs the
+// repository's test/kubebin module.
 const EnvBinDir = "GSLB_LAB_BIN_DIR"
 
 // kubebinModule is the module (relative to the repository root) that builds
@@ -71,6 +72,10 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 
 	dir := os.Getenv(EnvBinDir)
 	switch {
+	case dir != "" && !filepath.IsAbs(dir) && repoErr == nil:
+		// Relative to the repository, not the working directory: go test
+		// runs each package in its own directory.
+		dir = filepath.Join(repo, dir)
 	case dir != "":
 		abs, err := filepath.Abs(dir)
 		if err != nil {

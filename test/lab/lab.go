@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -78,7 +79,7 @@ type Lab struct {
 
 // Start runs n clusters (etcd + kube-apiserver each) concurrently and
 // returns once every /readyz answers, with the merged kubeconfig written.
-// On error nothing is left running and the directory is removed.
+// On error nothing is left running; the directory is kept for its logs.
 func Start(ctx context.Context, n int, opts Options) (*Lab, error) {
 	if n < 1 || n > MaxClusters {
 		return nil, fmt.Errorf("lab: %d clusters requested; between 1 and %d are supported", n, MaxClusters)
@@ -93,7 +94,8 @@ func Start(ctx context.Context, n int, opts Options) (*Lab, error) {
 	if opts.Binaries != nil {
 		bins = *opts.Binaries
 		if m := bins.missing(); len(m) > 0 {
-			return nil, fmt.Errorf("lab: Options.Binaries: %v missing in %s", m, bins.Dir)
+			return nil, fmt.Errorf("lab: Options.Binaries: %s missing or not executable in %s; leave Options.Binaries nil to have them built, or run `go run ./test/lab/cmd/gslb-lab build`",
+				strings.Join(m, ", "), bins.Dir)
 		}
 	} else {
 		var err error
@@ -120,12 +122,10 @@ func Start(ctx context.Context, n int, opts Options) (*Lab, error) {
 	}
 
 	if err := l.startClusters(ctx, n, opts, bins); err != nil {
-		l.Close()
-		return nil, err
+		return nil, l.abort(err)
 	}
 	if err := writeKubeconfig(l.Kubeconfig, l.Clusters); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("lab: writing kubeconfig %s: %w", l.Kubeconfig, err)
+		return nil, l.abort(fmt.Errorf("lab: writing kubeconfig %s: %w", l.Kubeconfig, err))
 	}
 	fmt.Fprintf(opts.Log, "lab: %d cluster(s) ready in %.1fs; kubeconfig %s\n", n, time.Since(begin).Seconds(), l.Kubeconfig)
 	return l, nil
@@ -277,6 +277,27 @@ func (l *Lab) Cluster(nameOrSite string) *Cluster {
 	return nil
 }
 
+// abort stops every process after a failed Start but keeps the directory,
+// because the error points at log files in it. The pids file still names
+// this process as owner, so the first lab started after it exits removes
+// the directory.
+func (l *Lab) abort(cause error) error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.killAll()
+	return fmt.Errorf("%w\n(logs kept in %s; a later lab start cleans it up once this process has exited)", cause, l.Dir)
+}
+
+func (l *Lab) killAll() {
+	var wg sync.WaitGroup
+	for _, c := range l.Clusters {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.kill() }()
+	}
+	wg.Wait()
+}
+
 // Close kills every process of the lab (SIGKILL to each process group: the
 // data is about to be deleted, so a graceful stop buys nothing) and removes
 // the lab directory. It is safe to call more than once.
@@ -289,12 +310,7 @@ func (l *Lab) Close() error {
 	l.closed = true
 	l.mu.Unlock()
 
-	var wg sync.WaitGroup
-	for _, c := range l.Clusters {
-		wg.Add(1)
-		go func() { defer wg.Done(); c.kill() }()
-	}
-	wg.Wait()
+	l.killAll()
 	if err := os.RemoveAll(l.Dir); err != nil {
 		return fmt.Errorf("lab: removing %s: %w", l.Dir, err)
 	}

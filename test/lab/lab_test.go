@@ -351,6 +351,7 @@ func TestBasePortInUse(t *testing.T) {
 		t.Fatal("Start succeeded on a port that is in use")
 	}
 	msg := err.Error()
+	t.Logf("error, as expected:\n%s", msg)
 	for _, want := range []string{fmt.Sprintf("127.0.0.1:%d", port), "kube-apiserver", "-base-port", lab.EnvBasePort} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q does not mention %q", msg, want)
@@ -358,5 +359,41 @@ func TestBasePortInUse(t *testing.T) {
 	}
 	if d := time.Since(begin); d > 10*time.Second {
 		t.Errorf("failing took %s; it should be immediate", d)
+	}
+}
+
+// TestServerExitIsExplained uses an "etcd" that dies at once: Start must
+// return promptly with the exit status and the end of its log, kill the
+// rest, and keep the log it points at.
+func TestServerExitIsExplained(t *testing.T) {
+	dir := t.TempDir()
+	fake := lab.Binaries{Dir: dir, APIServer: dir + "/kube-apiserver", Etcd: dir + "/etcd", Kubectl: dir + "/kubectl"}
+	for _, p := range []string{fake.APIServer, fake.Kubectl} {
+		if err := os.WriteFile(p, []byte("#!/bin/sh\nsleep 600\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(fake.Etcd, []byte("#!/bin/sh\necho 'etcd: simulated fatal error' >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	labDir := dir + "/lab"
+	begin := time.Now()
+	l, err := lab.Start(context.Background(), 1, lab.Options{Binaries: &fake, Dir: labDir})
+	if err == nil {
+		l.Close()
+		t.Fatal("Start succeeded with an etcd that exits")
+	}
+	msg := err.Error()
+	t.Logf("error, as expected:\n%s", msg)
+	for _, want := range []string{"sitea-tkg-wld01", "etcd exit status 3", "simulated fatal error", "etcd.log"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not mention %q:\n%s", want, msg)
+		}
+	}
+	if d := time.Since(begin); d > 10*time.Second {
+		t.Errorf("failing took %s; it should be immediate", d)
+	}
+	if _, err := os.Stat(labDir + "/sitea-tkg-wld01/etcd.log"); err != nil {
+		t.Errorf("the log the error points at is gone: %v", err)
 	}
 }

@@ -30,36 +30,44 @@ type childPID struct {
 }
 
 func self() owner {
-	return owner{pid: os.Getpid(), start: procStartTime(os.Getpid())}
+	_, start := procStat(os.Getpid())
+	return owner{pid: os.Getpid(), start: start}
 }
 
-// alive reports whether the recorded owner still runs. Without a recorded
-// start time it trusts the pid, erring towards leaving a lab alone.
+// alive reports whether the recorded owner still runs. A zombie counts as
+// dead: a killed owner stays one until its parent reaps it, which in a
+// container may take a while. Without a recorded start time it trusts the
+// pid, erring towards leaving a lab alone.
 func (o owner) alive() bool {
 	if err := syscall.Kill(o.pid, 0); err != nil && err != syscall.EPERM {
 		return false
 	}
-	return o.start == "" || procStartTime(o.pid) == o.start
+	state, start := procStat(o.pid)
+	if state == "Z" || state == "X" {
+		return false
+	}
+	return o.start == "" || start == o.start
 }
 
-// procStartTime reads a process's start time from /proc; "" if unavailable.
-func procStartTime(pid int) string {
+// procStat reads a process's state and start time (fields 3 and 22 of
+// /proc/<pid>/stat, the latter in clock ticks since boot); "" if unavailable.
+func procStat(pid int) (state, start string) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	// The command name (field 2) may contain spaces and parentheses, so
 	// count fields after the last ')'.
 	i := bytes.LastIndexByte(data, ')')
 	if i < 0 {
-		return ""
+		return "", ""
 	}
 	fields := strings.Fields(string(data[i+1:]))
-	const startTimeField = 22 - 3 // fields 1 and 2 precede ')', slice index starts at field 3
-	if len(fields) <= startTimeField {
-		return ""
+	const stateField, startField = 3 - 3, 22 - 3 // fields[0] is field 3
+	if len(fields) <= startField {
+		return "", ""
 	}
-	return fields[startTimeField]
+	return fields[stateField], fields[startField]
 }
 
 // writePIDs replaces the pids file atomically so a concurrent reader never
