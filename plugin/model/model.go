@@ -37,17 +37,35 @@ func (m Member) Compare(o Member) int {
 	return cmp.Compare(m.Target, o.Target)
 }
 
-// Record says that the GSLB service FQDN is served by Member.
+// Record says that the GSLB service FQDN is served by Member. Records are
+// comparable values, so a store can tell an unchanged object from a changed one.
 type Record struct {
 	// FQDN is fully qualified (trailing dot) and lower case.
 	FQDN   string
 	Member Member
+	// Check says how to probe the member for this name.
+	Check Check
+	// Overrides carries the publishing object's policy annotations.
+	Overrides Overrides
 }
 
-// Compare orders records by name, then member.
+// Compare orders records by name, then member; records that differ only in
+// check or overrides get a stable order too, so "first wins" is deterministic.
 func (r Record) Compare(o Record) int {
 	if c := cmp.Compare(r.FQDN, o.FQDN); c != 0 {
 		return c
 	}
-	return r.Member.Compare(o.Member)
+	if c := r.Member.Compare(o.Member); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(r.Check.Proto, o.Check.Proto); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(r.Check.Port, o.Check.Port); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(r.Check.Path, o.Check.Path); c != 0 {
+		return c
+	}
+	return r.Overrides.compare(o.Overrides)
 }
