@@ -46,6 +46,7 @@ func TestLab(t *testing.T) {
 	t.Run("Kubeconfig", func(t *testing.T) { testKubeconfig(ctx, t, l) })
 	t.Run("RBAC", func(t *testing.T) { testRBAC(ctx, t, l.Clusters[0]) })
 	t.Run("RestartResumesWatch", func(t *testing.T) { testRestart(ctx, t, l.Clusters[1]) })
+	t.Run("APIServerOnlyRestart", func(t *testing.T) { testAPIServerRestart(ctx, t, l.Clusters[0]) })
 	t.Run("CloseLeavesNothing", func(t *testing.T) { testClose(t, l) })
 }
 
@@ -297,6 +298,35 @@ func testRestart(ctx context.Context, t *testing.T, c *lab.Cluster) {
 	case <-time.After(resumeBudget):
 		t.Fatalf("informer did not deliver an object created after the restart within %s", resumeBudget)
 	}
+}
+
+// testAPIServerRestart takes only the API away: etcd keeps running with
+// the same pid, and Start brings back just the apiserver.
+func testAPIServerRestart(ctx context.Context, t *testing.T, c *lab.Cluster) {
+	etcdPID := c.EtcdPID()
+	c.StopAPIServer()
+	if c.APIServerPID() != 0 || c.Running() {
+		t.Fatal("kube-apiserver still running after StopAPIServer")
+	}
+	if c.EtcdPID() != etcdPID {
+		t.Fatalf("etcd pid changed from %d to %d; StopAPIServer must leave etcd alone", etcdPID, c.EtcdPID())
+	}
+	if _, err := c.Clientset().Discovery().ServerVersion(); err == nil {
+		t.Fatal("the API still answers after StopAPIServer")
+	}
+	begin := time.Now()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-apiserver alone restarted in %.1fs", time.Since(begin).Seconds())
+	if c.EtcdPID() != etcdPID {
+		t.Errorf("Start replaced a running etcd (pid %d -> %d)", etcdPID, c.EtcdPID())
+	}
+	ing, err := c.Clientset().NetworkingV1().Ingresses(lab.OnlineshopNamespace).Get(ctx, lab.OnlineshopIngress, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOnlineshopIngress(t, c.Name, ing, lab.SeedVIP(0))
 }
 
 func testClose(t *testing.T, l *lab.Lab) {
