@@ -81,6 +81,11 @@ type kubeconfigLine struct {
 
 var siteName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
+// hostName matches a lower-case, fully-qualified host name of at least two
+// labels whose last label is not all digits (RFC 3696 2), so that a mistyped
+// address such as 10.0.0.300 or 10.0.0.1/24 is an error, not a CNAME target.
+var hostName = regexp.MustCompile(`^([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9_-]*[a-z_-][a-z0-9_-]*\.$`)
+
 func parse(c *caddy.Controller) (*config, error) {
 	cfg := &config{
 		ttl:            defaultTTL,
@@ -297,7 +302,7 @@ func parseMember(c *caddy.Controller) (func(*config) error, error) {
 			continue
 		}
 		target := strings.ToLower(dns.Fqdn(a))
-		if _, ok := dns.IsDomainName(target); !ok || !strings.Contains(strings.TrimSuffix(target, "."), ".") {
+		if _, ok := dns.IsDomainName(target); !ok || !hostName.MatchString(target) {
 			return nil, c.Errf("member %s: %q is neither an IP address nor a host name (for a CNAME)", args[0], a)
 		}
 		members = append(members, model.Member{Site: site, Target: target})

@@ -30,7 +30,9 @@ func Compile(cfg Config, recs []model.Record, serial uint32) *Table {
 		return dns.CountLabel(b.Name) - dns.CountLabel(a.Name)
 	})
 
-	// Nameserver glue is served like any static member.
+	// Nameserver glue is served like any static member. Clip first: the
+	// appends must not write into spare capacity of the caller's slice.
+	recs = slices.Clip(recs)
 	for i := range cfg.Zones {
 		for _, ns := range cfg.Zones[i].NameServers {
 			for _, a := range ns.Addrs {
@@ -69,6 +71,16 @@ func Compile(cfg Config, recs []model.Record, serial uint32) *Table {
 
 	for _, z := range t.zones {
 		t.names[z.Name] = &node{zone: z, apex: true}
+	}
+	// A zone nested more than one label below another makes the names in
+	// between empty non-terminals of the outer zone, not NXDOMAIN (which
+	// would deny the inner zone to RFC 8020 resolvers).
+	for _, z := range t.zones {
+		if off, end := dns.NextLabel(z.Name, 0); !end {
+			if outer := t.Zone(z.Name[off:]); outer != nil {
+				t.addParents(z.Name, outer)
+			}
+		}
 	}
 	for _, name := range order {
 		m := byName[name]
