@@ -34,4 +34,11 @@ var (
 		Name:      "ignored_hosts",
 		Help:      "Hosts of selected objects that lie outside every served zone (or are wildcards or invalid), by site.",
 	}, []string{"site"})
+
+	invalidAnnotations = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "gslb",
+		Name:      "invalid_annotations_total",
+		Help:      "Objects seen with invalid gslb.io/ annotations (the object is served with defaults for those settings), by site.",
+	}, []string{"site"})
 )

@@ -25,6 +25,9 @@ type Extracted struct {
 	// Ignored counts hosts that lie outside every served zone (or are not
 	// valid names); they are counted, not logged, to keep logs quiet.
 	Ignored int
+	// Errors are bad gslb.io/ annotations; the object is published with
+	// the defaults for those settings, and the caller reports them.
+	Errors []error
 }
 
 // FromIngress publishes every rule host and TLS host inside a served zone with
@@ -42,7 +45,23 @@ func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone) Extracte
 	for _, lb := range ing.Status.LoadBalancer.Ingress {
 		members = appendMember(members, site, lb.IP, lb.Hostname)
 	}
-	return extract(hosts, members, inZone)
+	// Probe like AMKO's monitors: HTTP on 80, HTTPS on 443 for TLS hosts,
+	// with the host as Host header and SNI.
+	tlsHost := map[string]bool{}
+	for _, tls := range ing.Spec.TLS {
+		for _, h := range tls.Hosts {
+			if fqdn, ok := normalizeHost(h); ok {
+				tlsHost[fqdn] = true
+			}
+		}
+	}
+	checkFor := func(fqdn string) model.Check {
+		if tlsHost[fqdn] {
+			return model.Check{Proto: model.CheckHTTPS, Port: 443, Path: "/"}
+		}
+		return model.Check{Proto: model.CheckHTTP, Port: 80, Path: "/"}
+	}
+	return extract(hosts, members, inZone, checkFor, ing.Annotations)
 }
 
 // FromService publishes a LoadBalancer Service under the names of its
@@ -72,7 +91,14 @@ func FromService(svc *corev1.Service, site string, inZone InZone) Extracted {
 		}
 		members = appendMember(members, site, lb.IP, lb.Hostname)
 	}
-	return extract(hosts, members, inZone)
+	// Probe the lowest TCP port: the Service's main port in practice.
+	var check model.Check
+	for _, p := range svc.Spec.Ports {
+		if (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) && p.Port > 0 && (check.Port == 0 || uint16(p.Port) < check.Port) {
+			check = model.Check{Proto: model.CheckTCP, Port: uint16(p.Port)}
+		}
+	}
+	return extract(hosts, members, inZone, func(string) model.Check { return check }, svc.Annotations)
 }
 
 func appendMember(members []model.Member, site, ip, hostname string) []model.Member {
@@ -90,8 +116,10 @@ func appendMember(members []model.Member, site, ip, hostname string) []model.Mem
 	return members
 }
 
-func extract(hosts []string, members []model.Member, inZone InZone) Extracted {
+func extract(hosts []string, members []model.Member, inZone InZone, checkFor func(fqdn string) model.Check, ann map[string]string) Extracted {
 	var out Extracted
+	overrides, spec, errs := model.ParseAnnotations(ann)
+	out.Errors = errs
 	seen := map[string]bool{}
 	for _, h := range hosts {
 		fqdn, ok := normalizeHost(h)
@@ -105,8 +133,13 @@ func extract(hosts []string, members []model.Member, inZone InZone) Extracted {
 			continue
 		}
 		seen[fqdn] = true
+		check := spec.Apply(checkFor(fqdn))
 		for _, m := range members {
-			out.Records = append(out.Records, model.Record{FQDN: fqdn, Member: m})
+			r := model.Record{FQDN: fqdn, Member: m, Overrides: overrides}
+			if !m.IsAlias() {
+				r.Check = check // an alias has no address of ours to probe
+			}
+			out.Records = append(out.Records, r)
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +64,8 @@ type Watcher struct {
 	connected atomic.Bool
 
 	mu      sync.Mutex
-	ignored map[string]int // object key -> hosts ignored
+	ignored map[string]int    // object key -> hosts ignored
+	invalid map[string]string // object key -> last reported annotation errors
 }
 
 // NewWatcher prepares the informers; nothing talks to the cluster before Start.
@@ -74,7 +76,7 @@ func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("site %s (context %q): %w", c.Site, c.Context, err)
 	}
-	w := &Watcher{cluster: c, opts: opts, store: store, client: client, stop: make(chan struct{}), ignored: map[string]int{}}
+	w := &Watcher{cluster: c, opts: opts, store: store, client: client, stop: make(chan struct{}), ignored: map[string]int{}, invalid: map[string]string{}}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	namespaces := opts.Namespaces
 	if len(namespaces) == 0 {
@@ -135,6 +137,7 @@ func (w *Watcher) update(kind string, obj any) {
 		return
 	}
 	key := w.key(kind, obj)
+	w.reportErrors(key, ex.Errors)
 	w.store.Set(key, ex.Records)
 	w.setIgnored(key, ex.Ignored)
 	w.sawEvent()
@@ -142,6 +145,7 @@ func (w *Watcher) update(kind string, obj any) {
 
 func (w *Watcher) remove(kind string, obj any) {
 	key := w.key(kind, obj)
+	w.reportErrors(key, nil)
 	w.store.Delete(key)
 	w.setIgnored(key, 0)
 	w.sawEvent()
@@ -241,4 +245,31 @@ func (w *Watcher) Stop() {
 		f.Shutdown()
 	}
 	w.done.Wait()
+}
+
+// reportErrors logs bad annotations once per object and content, naming the
+// object: updates that do not change them stay quiet.
+func (w *Watcher) reportErrors(key string, errs []error) {
+	msg := ""
+	if len(errs) > 0 {
+		parts := make([]string, len(errs))
+		for i, e := range errs {
+			parts[i] = e.Error()
+		}
+		msg = strings.Join(parts, "; ")
+	}
+	w.mu.Lock()
+	last := w.invalid[key]
+	if msg == "" {
+		delete(w.invalid, key)
+	} else {
+		w.invalid[key] = msg
+	}
+	w.mu.Unlock()
+	if msg != "" && msg != last {
+		_, obj, _ := strings.Cut(strings.TrimPrefix(key, "kube/"+w.cluster.Site+"/"), "/")
+		kind, _, _ := strings.Cut(strings.TrimPrefix(key, "kube/"+w.cluster.Site+"/"), "/")
+		log.Warningf("Site %s: %s %s: %s; those settings fall back to the defaults", w.cluster.Site, kind, obj, msg)
+		invalidAnnotations.WithLabelValues(w.cluster.Site).Inc()
+	}
 }
