@@ -14,6 +14,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/coredns/coredns/request"
+	"github.com/gslb/gslb/plugin/health"
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/table"
@@ -30,6 +31,8 @@ type GSLB struct {
 	builder  *table.Builder
 	store    *model.Store
 	watchers []*kube.Watcher
+	checker  *health.Checker // nil when no member is probed
+	health   *memberHealth
 	timeout  time.Duration
 
 	ready    atomic.Bool
@@ -43,7 +46,21 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	if len(cfg.static) > 0 {
 		store.Set("static", cfg.static)
 	}
-	tcfg := table.Config{TTL: cfg.ttl, Answers: cfg.answers}
+	p := &cfg.policy
+	tcfg := table.Config{
+		TTL:             cfg.ttl,
+		Answers:         cfg.answers,
+		Algorithm:       p.algorithm,
+		Fallback:        p.fallback,
+		HashMask4:       p.hashMask4,
+		HashMask6:       p.hashMask6,
+		Down:            p.down,
+		Topology:        p.topology,
+		Weights:         p.weights,
+		Priorities:      p.priorities,
+		DefaultWeight:   defaultWeight,
+		DefaultPriority: defaultPriority,
+	}
 	for _, z := range cfg.zones {
 		zone := table.Zone{Name: z, Hostmaster: cfg.hostmaster}
 		for _, ns := range cfg.nameServers {
@@ -57,7 +74,6 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	g := &GSLB{
 		Fall:    cfg.fall,
 		store:   store,
-		builder: table.NewBuilder(tcfg, store),
 		timeout: cfg.startupTimeout,
 		stopCh:  make(chan struct{}),
 	}
@@ -68,6 +84,12 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		Services:   cfg.services,
 		InZone:     func(fqdn string) bool { return plugin.Zones(cfg.zones).Matches(fqdn) != "" },
 	}
+	switch p.healthMode {
+	case "none":
+		opts.DefaultCheck = &model.Check{}
+	case "forced":
+		opts.DefaultCheck = &p.healthCheck
+	}
 	for _, c := range cfg.clusters {
 		w, err := kube.NewWatcher(c, opts, store)
 		if err != nil {
@@ -75,6 +97,11 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		}
 		g.watchers = append(g.watchers, w)
 	}
+	// The checker's onChange needs the builder, which needs the health
+	// adapter: tie the knot through g.
+	g.checker = health.NewChecker(p.health, func() { g.builder.Notify() })
+	g.health = &memberHealth{checker: g.checker, grace: p.apiGrace, watchers: g.watchers}
+	g.builder = table.NewBuilder(tcfg, store, g.health)
 	g.builder.OnBuild = func(t *table.Table, records int) {
 		log.Debugf("Published answer table serial %d: %d records", t.Serial, records)
 	}
@@ -83,10 +110,18 @@ func newGSLB(cfg *config) (*GSLB, error) {
 
 // start runs the watchers and the table builder; called from OnStartup.
 func (g *GSLB) start() error {
-	g.wg.Add(2)
+	g.wg.Add(4)
 	go func() {
 		defer g.wg.Done()
 		g.builder.Run(g.stopCh)
+	}()
+	go func() {
+		defer g.wg.Done()
+		g.checker.Run(g.stopCh)
+	}()
+	go func() {
+		defer g.wg.Done()
+		g.health.watchGrace(g.stopCh, g.builder.Notify)
 	}()
 	for _, w := range g.watchers {
 		w.Start()
@@ -156,7 +191,8 @@ func (g *GSLB) Ready() bool { return g.ready.Load() }
 func (g *GSLB) Name() string { return pluginName }
 
 // ServeDNS implements plugin.Handler. It is a lookup in the published table:
-// no I/O, no lock, no scan.
+// no I/O, no lock, no scan; the per-query pick (rotation, weights, hash,
+// topology) works on sets compiled off the hot path.
 func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
 	qname := state.Name()
@@ -169,7 +205,8 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 		}
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 	}
-	a := t.Lookup(z, qname, state.QType())
+	client, ecs := clientOf(w, r)
+	a := t.Lookup(z, qname, state.QType(), client)
 	if a.Result == table.NXDomain && g.Fall.Through(qname) {
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 	}
@@ -179,8 +216,14 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	m.SetReply(r)
 	m.Authoritative = true
 	m.Answer, m.Ns, m.Extra = a.Answer, a.Ns, a.Extra
-	if a.Result == table.NXDomain {
+	switch a.Result {
+	case table.NXDomain:
 		m.Rcode = dns.RcodeNameError
+	case table.ServFail:
+		m.Rcode = dns.RcodeServerFailure
+	}
+	if ecs != nil {
+		echoECS(m, r, ecs, a.Scope)
 	}
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil

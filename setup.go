@@ -52,6 +52,7 @@ type config struct {
 	hostmaster     string
 	startupTimeout time.Duration
 	fall           fall.F
+	policy         policyConfig
 }
 
 func setup(c *caddy.Controller) error {
@@ -93,6 +94,7 @@ func parse(c *caddy.Controller) (*config, error) {
 		ingresses:      true,
 		services:       true,
 		startupTimeout: defaultStartupTimeout,
+		policy:         newPolicyConfig(),
 	}
 	var (
 		kubeconfigs   []kubeconfigLine
@@ -234,7 +236,15 @@ func parse(c *caddy.Controller) (*config, error) {
 			case "fallthrough":
 				cfg.fall.SetZonesFromArgs(c.RemainingArgs())
 			default:
-				return nil, c.Errf("unknown property %q; known: kubeconfig, site, resources, selector, namespaces, ttl, answers, member, nameserver, hostmaster, startup_timeout, fallthrough", c.Val())
+				handled, err := parsePolicyProperty(c, &cfg.policy)
+				if err != nil {
+					return nil, err
+				}
+				if !handled {
+					return nil, c.Errf("unknown property %q; known: kubeconfig, site, resources, selector, namespaces, ttl, answers, member, "+
+						"nameserver, hostmaster, startup_timeout, fallthrough, policy, hash_mask, weight, priority, topology, down_response, "+
+						"health_check, health_interval, health_timeout, health_rise, health_fall, health_expect, health_tls, health_targets, api_grace", c.Val())
+				}
 			}
 		}
 	}
@@ -251,6 +261,27 @@ func parse(c *caddy.Controller) (*config, error) {
 	cfg.clusters = clusters
 	if len(clusters) > 0 && !cfg.ingresses && !cfg.services {
 		return nil, fmt.Errorf("resources: nothing to watch")
+	}
+	var sites []string
+	for _, cl := range clusters {
+		sites = append(sites, cl.Site)
+	}
+	for _, r := range cfg.static {
+		if !slices.Contains(sites, r.Member.Site) {
+			sites = append(sites, r.Member.Site)
+		}
+	}
+	if err := cfg.policy.checkSites(c.File(), sites); err != nil {
+		return nil, err
+	}
+	// A forced health check applies to static members too; auto leaves
+	// them unprobed (there is no port to guess).
+	if cfg.policy.healthMode == "forced" {
+		for i := range cfg.static {
+			if !cfg.static[i].Member.IsAlias() {
+				cfg.static[i].Check = cfg.policy.healthCheck
+			}
+		}
 	}
 	return cfg, nil
 }

@@ -80,6 +80,7 @@ func defaultConfig() *config {
 		ingresses:      true,
 		services:       true,
 		startupTimeout: defaultStartupTimeout,
+		policy:         newPolicyConfig(),
 	}
 }
 

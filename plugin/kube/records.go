@@ -33,7 +33,9 @@ type Extracted struct {
 // FromIngress publishes every rule host and TLS host inside a served zone with
 // the addresses in the Ingress status. An Ingress without a VIP yet publishes
 // nothing: it simply is not a member until its controller sets the status.
-func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone) Extracted {
+//
+// def, when non-nil, replaces the default probe (see Options.DefaultCheck).
+func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone, def *model.Check) Extracted {
 	var hosts []string
 	for _, r := range ing.Spec.Rules {
 		hosts = append(hosts, r.Host)
@@ -56,6 +58,9 @@ func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone) Extracte
 		}
 	}
 	checkFor := func(fqdn string) model.Check {
+		if def != nil {
+			return *def
+		}
 		if tlsHost[fqdn] {
 			return model.Check{Proto: model.CheckHTTPS, Port: 443, Path: "/"}
 		}
@@ -68,7 +73,7 @@ func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone) Extracte
 // hostname annotation, and under a status hostname that lies inside a served
 // zone (then with the status IPs). Status hostnames outside the zones are
 // CNAME targets for the annotated names when the status has no IP.
-func FromService(svc *corev1.Service, site string, inZone InZone) Extracted {
+func FromService(svc *corev1.Service, site string, inZone InZone, def *model.Check) Extracted {
 	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		return Extracted{}
 	}
@@ -97,6 +102,9 @@ func FromService(svc *corev1.Service, site string, inZone InZone) Extracted {
 		if (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) && p.Port > 0 && (check.Port == 0 || uint16(p.Port) < check.Port) {
 			check = model.Check{Proto: model.CheckTCP, Port: uint16(p.Port)}
 		}
+	}
+	if def != nil {
+		check = *def
 	}
 	return extract(hosts, members, inZone, func(string) model.Check { return check }, svc.Annotations)
 }

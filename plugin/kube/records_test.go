@@ -141,7 +141,7 @@ func TestFromIngress(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := FromIngress(tc.ing, "sitea", inExampleOrg)
+			got := FromIngress(tc.ing, "sitea", inExampleOrg, nil)
 			if p := pubs(got.Records); !slices.Equal(p, tc.want) {
 				t.Errorf("records\n got %v\nwant %v", p, tc.want)
 			}
@@ -254,7 +254,7 @@ func TestFromService(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := FromService(tc.svc, "siteb", inExampleOrg)
+			got := FromService(tc.svc, "siteb", inExampleOrg, nil)
 			if p := pubs(got.Records); !slices.Equal(p, tc.want) {
 				t.Errorf("records\n got %v\nwant %v", p, tc.want)
 			}

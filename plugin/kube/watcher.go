@@ -39,6 +39,11 @@ type Options struct {
 	Ingresses  bool
 	Services   bool
 	InZone     InZone
+	// DefaultCheck, when set, replaces the per-kind default probe (HTTP
+	// 80/HTTPS 443 for Ingresses, lowest TCP port for Services); the
+	// objects' gslb.io/health-* annotations still win. A zero Check turns
+	// probing off by default.
+	DefaultCheck *model.Check
 }
 
 // probeInterval is how often an API server's /readyz is asked, to tell
@@ -62,6 +67,9 @@ type Watcher struct {
 	factories []informers.SharedInformerFactory
 	synced    []cache.InformerSynced
 	connected atomic.Bool
+	// downSince is when the API server became unreachable (unix nanos);
+	// 0 while it answers.
+	downSince atomic.Int64
 
 	mu      sync.Mutex
 	ignored map[string]int    // object key -> hosts ignored
@@ -107,6 +115,7 @@ func (w *Watcher) register(inf cache.SharedIndexInformer, kind string) {
 		return obj, nil
 	})
 	_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+		w.markDown()
 		if w.connected.Swap(false) {
 			log.Warningf("Site %s (context %q): lost the watch on %ss: %v; serving its last known members until it returns",
 				w.cluster.Site, w.cluster.Context, kind, err)
@@ -130,9 +139,9 @@ func (w *Watcher) update(kind string, obj any) {
 	var ex Extracted
 	switch o := obj.(type) {
 	case *networkingv1.Ingress:
-		ex = FromIngress(o, w.cluster.Site, w.opts.InZone)
+		ex = FromIngress(o, w.cluster.Site, w.opts.InZone, w.opts.DefaultCheck)
 	case *corev1.Service:
-		ex = FromService(o, w.cluster.Site, w.opts.InZone)
+		ex = FromService(o, w.cluster.Site, w.opts.InZone, w.opts.DefaultCheck)
 	default:
 		return
 	}
@@ -202,11 +211,13 @@ func (w *Watcher) probe() {
 			return // stopping: not an outage
 		}
 		if err == nil {
+			w.downSince.Store(0)
 			if !w.connected.Swap(true) {
 				log.Infof("Site %s (context %q): API server reachable", w.cluster.Site, w.cluster.Context)
 			}
 			connectedGauge.WithLabelValues(w.cluster.Site).Set(1)
 		} else {
+			w.markDown()
 			if w.connected.Swap(false) {
 				log.Warningf("Site %s (context %q): API server unreachable: %v; serving its last known members", w.cluster.Site, w.cluster.Context, err)
 			}
@@ -272,4 +283,17 @@ func (w *Watcher) reportErrors(key string, errs []error) {
 		log.Warningf("Site %s: %s %s: %s; those settings fall back to the defaults", w.cluster.Site, kind, obj, msg)
 		invalidAnnotations.WithLabelValues(w.cluster.Site).Inc()
 	}
+}
+
+func (w *Watcher) markDown() {
+	w.downSince.CompareAndSwap(0, time.Now().UnixNano())
+}
+
+// DisconnectedSince returns when the cluster's API server stopped answering,
+// or the zero time while it answers.
+func (w *Watcher) DisconnectedSince() time.Time {
+	if n := w.downSince.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }

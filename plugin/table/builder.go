@@ -12,19 +12,31 @@ import (
 // costs one build, not a thousand; it keeps updates well under a second.
 const Debounce = 50 * time.Millisecond
 
-// Builder keeps the published table in step with a store.
+// Health decides which members may be answered. Prepare is called with the
+// records before every compile (to start or stop probing them); Up is then
+// asked about each record.
+type Health interface {
+	Prepare(recs []model.Record)
+	Up(r model.Record) bool
+}
+
+// Builder keeps the published table in step with a store and with health.
 type Builder struct {
-	cfg   Config
-	store *model.Store
-	cur   atomic.Pointer[Table]
+	cfg    Config
+	store  *model.Store
+	health Health
+	notify chan struct{}
+	cur    atomic.Pointer[Table]
 	// OnBuild, if set before Run, is called after each publish (for logs).
 	OnBuild func(t *Table, records int)
+	warned  string
 }
 
 // NewBuilder compiles the store's current content at once, so that a table
-// (at least the apex) exists before the first query.
-func NewBuilder(cfg Config, store *model.Store) *Builder {
-	b := &Builder{cfg: cfg, store: store}
+// (at least the apex) exists before the first query. health may be nil: then
+// every member is up.
+func NewBuilder(cfg Config, store *model.Store, health Health) *Builder {
+	b := &Builder{cfg: cfg, store: store, health: health, notify: make(chan struct{}, 1)}
 	b.rebuild(time.Now())
 	return b
 }
@@ -32,13 +44,22 @@ func NewBuilder(cfg Config, store *model.Store) *Builder {
 // Table returns the table in use. It never returns nil.
 func (b *Builder) Table() *Table { return b.cur.Load() }
 
-// Run rebuilds on every store change until stop is closed.
+// Notify asks for a rebuild: health changed, or a grace period ran out.
+func (b *Builder) Notify() {
+	select {
+	case b.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Run rebuilds on every change until stop is closed.
 func (b *Builder) Run(stop <-chan struct{}) {
 	for {
 		select {
 		case <-stop:
 			return
 		case <-b.store.Changed():
+		case <-b.notify:
 		}
 		select {
 		case <-stop:
@@ -54,21 +75,35 @@ func (b *Builder) Run(stop <-chan struct{}) {
 // and it keeps rising across restarts as long as the clock does.
 func (b *Builder) rebuild(now time.Time) {
 	recs := b.store.Records()
+	var up []bool
+	if b.health != nil {
+		b.health.Prepare(recs)
+		up = make([]bool, len(recs))
+		for i, r := range recs {
+			up[i] = b.health.Up(r)
+		}
+	}
 	prev := b.cur.Load()
 	serial := uint32(now.Unix())
 	if prev != nil {
-		if prev.hash == contentHash(recs) {
+		if prev.hash == contentHash(recs, up) {
 			return
 		}
 		if serial <= prev.Serial {
 			serial = prev.Serial + 1
 		}
 	}
-	t := Compile(b.cfg, recs, serial)
+	t := Compile(b.cfg, recs, up, serial)
 	b.cur.Store(t)
 	buildsTotal.Inc()
 	serialGauge.Set(float64(serial))
 	b.updateGauges(recs)
+	if w := downWarning(t.Warnings); w != b.warned {
+		b.warned = w
+		for _, line := range t.Warnings {
+			log.Warningf("Policy conflict: %s", line)
+		}
+	}
 	if b.OnBuild != nil {
 		b.OnBuild(t, len(recs))
 	}
@@ -89,8 +124,9 @@ func (b *Builder) updateGauges(recs []model.Record) {
 		services[z.Name][r.FQDN] = true
 		members[r.Member.Site]++
 	}
-	for _, z := range b.cfg.Zones {
+	for _, z := range t.zones {
 		servicesGauge.WithLabelValues(z.Name).Set(float64(len(services[z.Name])))
+		downGauge.WithLabelValues(z.Name).Set(float64(z.downNames))
 	}
 	membersGauge.Reset()
 	for site, n := range members {

@@ -1,6 +1,7 @@
 package table
 
 import (
+	"fmt"
 	"hash/fnv"
 	"net"
 	"slices"
@@ -17,11 +18,12 @@ const (
 )
 
 // Compile builds a table from sorted, de-duplicated records (as
-// model.Store.Records returns them). Records outside every zone are dropped:
-// sources filter already, this keeps the table consistent regardless.
-// serial is used as the SOA serial.
-func Compile(cfg Config, recs []model.Record, serial uint32) *Table {
-	t := &Table{Serial: serial, hash: contentHash(recs), names: map[string]*node{}}
+// model.Store.Records returns them). up[i] tells whether recs[i]'s member may
+// be answered (health); nil means all are up. Records outside every zone are
+// dropped: sources filter already, this keeps the table consistent
+// regardless. serial is used as the SOA serial.
+func Compile(cfg Config, recs []model.Record, up []bool, serial uint32) *Table {
+	t := &Table{Serial: serial, hash: contentHash(recs, up), names: map[string]*node{}}
 	for i := range cfg.Zones {
 		t.zones = append(t.zones, compileZone(&cfg.Zones[i], cfg.TTL, serial))
 	}
@@ -29,46 +31,6 @@ func Compile(cfg Config, recs []model.Record, serial uint32) *Table {
 	slices.SortStableFunc(t.zones, func(a, b *ZoneData) int {
 		return dns.CountLabel(b.Name) - dns.CountLabel(a.Name)
 	})
-
-	// Nameserver glue is served like any static member. Clip first: the
-	// appends must not write into spare capacity of the caller's slice.
-	recs = slices.Clip(recs)
-	for i := range cfg.Zones {
-		for _, ns := range cfg.Zones[i].NameServers {
-			for _, a := range ns.Addrs {
-				recs = append(recs, model.Record{FQDN: ns.Name, Member: model.Member{Addr: a}})
-			}
-		}
-	}
-
-	type members struct{ a, aaaa, cname []dns.RR }
-	byName := map[string]*members{}
-	var order []string
-	for _, r := range recs {
-		z := t.Zone(r.FQDN)
-		if z == nil {
-			continue
-		}
-		m := byName[r.FQDN]
-		if m == nil {
-			m = &members{}
-			byName[r.FQDN] = m
-			order = append(order, r.FQDN)
-		}
-		hdr := dns.RR_Header{Name: r.FQDN, Class: dns.ClassINET, Ttl: cfg.TTL}
-		switch {
-		case r.Member.IsAlias():
-			hdr.Rrtype = dns.TypeCNAME
-			m.cname = append(m.cname, &dns.CNAME{Hdr: hdr, Target: r.Member.Target})
-		case r.Member.Addr.Is4():
-			hdr.Rrtype = dns.TypeA
-			m.a = append(m.a, &dns.A{Hdr: hdr, A: net.IP(r.Member.Addr.AsSlice())})
-		case r.Member.Addr.IsValid():
-			hdr.Rrtype = dns.TypeAAAA
-			m.aaaa = append(m.aaaa, &dns.AAAA{Hdr: hdr, AAAA: net.IP(r.Member.Addr.Unmap().AsSlice())})
-		}
-	}
-
 	for _, z := range t.zones {
 		t.names[z.Name] = &node{zone: z, apex: true}
 	}
@@ -82,17 +44,34 @@ func Compile(cfg Config, recs []model.Record, serial uint32) *Table {
 			}
 		}
 	}
-	for _, name := range order {
-		m := byName[name]
-		n := t.nodeFor(name)
-		n.a = newRotation(dedupe(m.a), cfg.Answers)
-		n.aaaa = newRotation(dedupe(m.aaaa), cfg.Answers)
-		// A name with addresses cannot also be an alias (RFC 1034 3.6.2),
-		// and the apex never is: addresses win, aliases are dropped.
-		if len(m.a)+len(m.aaaa) == 0 && !n.apex {
-			n.cname = newRotation(dedupe(m.cname), 1)
+
+	// Records arrive sorted by name: compile one service per run.
+	for i := 0; i < len(recs); {
+		j := i + 1
+		for j < len(recs) && recs[j].FQDN == recs[i].FQDN {
+			j++
 		}
-		t.addParents(name, n.zone)
+		var svcUp []bool
+		if up != nil {
+			svcUp = up[i:j]
+		}
+		t.addService(&cfg, recs[i:j], svcUp)
+		i = j
+	}
+	// Nameserver glue: in-zone name servers answer their addresses, never
+	// subject to health or policy.
+	for i := range cfg.Zones {
+		for _, ns := range cfg.Zones[i].NameServers {
+			var glue []model.Record
+			for _, a := range ns.Addrs {
+				glue = append(glue, model.Record{FQDN: ns.Name, Member: model.Member{Addr: a}})
+			}
+			if len(glue) > 0 {
+				if _, taken := t.names[ns.Name]; !taken {
+					t.addService(&Config{TTL: cfg.TTL, Algorithm: model.RoundRobin}, glue, nil)
+				}
+			}
+		}
 	}
 	return t
 }
@@ -119,21 +98,6 @@ func (t *Table) addParents(name string, z *ZoneData) {
 		}
 		t.names[parent] = &node{zone: z}
 	}
-}
-
-// dedupe drops records that render the same (two members with one address
-// at two sites answer once).
-func dedupe(rrs []dns.RR) []dns.RR {
-	out := rrs[:0]
-	seen := make(map[string]bool, len(rrs))
-	for _, rr := range rrs {
-		k := rr.String()
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, rr)
-		}
-	}
-	return out[:len(out):len(out)]
 }
 
 func compileZone(z *Zone, ttl, serial uint32) *ZoneData {
@@ -185,9 +149,12 @@ func compileZone(z *Zone, ttl, serial uint32) *ZoneData {
 	return zd
 }
 
-func contentHash(recs []model.Record) uint64 {
+func contentHash(recs []model.Record, up []bool) uint64 {
 	h := fnv.New64a()
-	for _, r := range recs {
+	for i, r := range recs {
+		if up != nil && !up[i] {
+			h.Write([]byte{1})
+		}
 		h.Write([]byte(r.FQDN))
 		h.Write([]byte{0})
 		h.Write([]byte(r.Member.Site))
@@ -196,6 +163,7 @@ func contentHash(recs []model.Record) uint64 {
 		h.Write(b)
 		h.Write([]byte(r.Member.Target))
 		h.Write([]byte{0})
+		fmt.Fprint(h, r.Check, r.Overrides)
 	}
 	return h.Sum64()
 }

@@ -4,16 +4,32 @@
 // without locks; the Builder swaps in a new one whenever the inputs change.
 package table
 
-import "net/netip"
+import (
+	"net/netip"
 
-// Config is what the Corefile says about the served zones and answers.
+	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/policy"
+)
+
+// Config is what the Corefile says about the served zones and answers: the
+// defaults every GSLB service starts from before its objects' overrides.
 type Config struct {
 	Zones []Zone
 	// TTL of every answer, and the SOA minimum (negative-caching TTL).
 	TTL uint32
 	// Answers limits how many addresses one answer carries (Avi's
-	// num_dns_ip); 0 means all. The window rotates per query.
+	// num_dns_ip); 0 means all for round robin and topology, one for the
+	// per-query picks (weighted, consistent hash).
 	Answers int
+
+	Algorithm, Fallback  model.Algorithm
+	HashMask4, HashMask6 int
+	Down                 model.Down
+	Topology             *policy.Topology
+	// Weights and Priorities per site; sites not listed get the defaults
+	// (0 means unset: a default that drains everything makes no sense).
+	Weights, Priorities            map[string]int
+	DefaultWeight, DefaultPriority int
 }
 
 // Zone is one zone the plugin is authoritative for.
@@ -31,4 +47,18 @@ type Zone struct {
 type NameServer struct {
 	Name  string
 	Addrs []netip.Addr
+}
+
+func (c *Config) weight(site string) int {
+	if w, ok := c.Weights[site]; ok {
+		return w
+	}
+	return max(c.DefaultWeight, 1)
+}
+
+func (c *Config) priority(site string) int {
+	if p, ok := c.Priorities[site]; ok {
+		return p
+	}
+	return max(c.DefaultPriority, 1)
 }

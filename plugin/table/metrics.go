@@ -2,6 +2,7 @@ package table
 
 import (
 	"github.com/coredns/coredns/plugin"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -13,7 +14,7 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "gslb",
 		Name:      "answers_total",
-		Help:      "Answers given from the GSLB table, by zone and result (success, nodata, nxdomain).",
+		Help:      "Answers given from the GSLB table, by zone and result (success, nodata, nxdomain, servfail).",
 	}, []string{"zone", "result"})
 
 	servicesGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
@@ -21,6 +22,13 @@ var (
 		Subsystem: "gslb",
 		Name:      "services",
 		Help:      "GSLB service names with at least one member, by zone.",
+	}, []string{"zone"})
+
+	downGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "gslb",
+		Name:      "services_down",
+		Help:      "GSLB service names with no healthy member (answering their down response), by zone.",
 	}, []string{"zone"})
 
 	membersGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
@@ -44,3 +52,5 @@ var (
 		Help:      "Answer tables compiled and published.",
 	})
 )
+
+var log = clog.NewWithPlugin("gslb")

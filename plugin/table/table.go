@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/policy"
 	"github.com/miekg/dns"
 )
 
@@ -14,6 +16,7 @@ const (
 	Success  Result = iota // the name has data of the asked type
 	NoData                 // the name exists without data of that type
 	NXDomain               // the name does not exist in the zone
+	ServFail               // no member is healthy and the down response is none
 	numResults
 )
 
@@ -23,6 +26,8 @@ func (r Result) String() string {
 		return "success"
 	case NoData:
 		return "nodata"
+	case ServFail:
+		return "servfail"
 	default:
 		return "nxdomain"
 	}
@@ -32,11 +37,14 @@ func (r Result) String() string {
 type Table struct {
 	// Serial is the SOA serial; it rises whenever the content changes.
 	Serial uint32
-	// hash identifies the content, so that a rebuild from identical inputs
-	// keeps the serial and is not published.
+	// hash identifies the content (records and their health), so that a
+	// rebuild from identical inputs keeps the serial and is not published.
 	hash  uint64
 	zones []*ZoneData // longest name first: the most specific zone wins
 	names map[string]*node
+	// Warnings are policy conflicts found while compiling (sites that
+	// disagree on a service setting), for the builder to log on change.
+	Warnings []string
 }
 
 // ZoneData is the compiled apex of one zone.
@@ -48,6 +56,8 @@ type ZoneData struct {
 	// answers counts lookups by result; resolved at compile time so the hot
 	// path pays one atomic add, not a label lookup.
 	answers [numResults]counter
+	// downNames counts names answering their down response, for a gauge.
+	downNames int
 }
 
 // Count records the final result of a query in this zone.
@@ -58,12 +68,18 @@ type counter interface{ Inc() }
 // node is one owner name. Names that only exist as parents of other names
 // (empty non-terminals) have no data at all.
 type node struct {
-	zone  *ZoneData
-	apex  bool
-	a     rotation
-	aaaa  rotation
-	cname rotation // hostname-only load balancers; one target per answer
-	next  atomic.Uint32
+	zone *ZoneData
+	apex bool
+	// v4, v6 and alias select among the members that may be answered now:
+	// the healthy ones of the highest-priority pool, or all of them for
+	// the all-records down response.
+	v4, v6, alias *policy.Set
+	// down is set when no member is healthy; downKind says what to answer
+	// and downA/downAAAA/downCNAME hold the fixed records for it.
+	down                       bool
+	downKind                   model.DownKind
+	downA, downAAAA, downCNAME []dns.RR
+	next                       atomic.Uint32
 }
 
 // Answer is what a lookup produced. Its slices are shared with the table and
@@ -75,6 +91,11 @@ type Answer struct {
 	Answer []dns.RR
 	Ns     []dns.RR
 	Extra  []dns.RR
+	// Scope is the EDNS Client Subnet scope prefix length the answer is
+	// valid for; -1 when it does not depend on the client.
+	Scope int
+	// Down is set when the answer is the name's down response.
+	Down bool
 }
 
 // Zone returns the served zone qname falls in, or nil. qname must be lower case.
@@ -87,104 +108,88 @@ func (t *Table) Zone(qname string) *ZoneData {
 	return nil
 }
 
-// Lookup answers qname (lower case, inside zone z) for qtype.
-func (t *Table) Lookup(z *ZoneData, qname string, qtype uint16) Answer {
+// Lookup answers qname (lower case, inside zone z) for qtype and client c.
+func (t *Table) Lookup(z *ZoneData, qname string, qtype uint16, c policy.Client) Answer {
 	n, ok := t.names[qname]
 	if !ok || n.zone != z {
 		// A name of a more specific zone is looked up there; here it does
 		// not exist.
-		return Answer{Zone: z, Result: NXDomain, Ns: z.soa}
+		return Answer{Zone: z, Result: NXDomain, Ns: z.soa, Scope: -1}
 	}
-	if rrs := n.answer(qtype); len(rrs) > 0 {
-		a := Answer{Zone: z, Result: Success, Answer: rrs}
+	rrs, scope, servfail := n.answer(qtype, c)
+	switch {
+	case servfail:
+		return Answer{Zone: z, Result: ServFail, Scope: -1, Down: true}
+	case len(rrs) > 0:
+		a := Answer{Zone: z, Result: Success, Answer: rrs, Scope: scope, Down: n.down}
 		if n.apex && qtype == dns.TypeNS {
 			a.Extra = z.glue
 		}
 		return a
 	}
-	return Answer{Zone: z, Result: NoData, Ns: z.soa}
+	return Answer{Zone: z, Result: NoData, Ns: z.soa, Scope: scope, Down: n.down}
 }
 
-func (n *node) answer(qtype uint16) []dns.RR {
+// answer returns the records for qtype; servfail reports the "none" down
+// response for address queries.
+func (n *node) answer(qtype uint16, c policy.Client) (rrs []dns.RR, scope int, servfail bool) {
 	if n.apex {
 		switch qtype {
 		case dns.TypeSOA, dns.TypeANY:
-			return n.zone.soa
+			return n.zone.soa, -1, false
 		case dns.TypeNS:
-			return n.zone.ns
+			return n.zone.ns, -1, false
 		}
 	}
-	if !n.cname.empty() {
+	address := qtype == dns.TypeA || qtype == dns.TypeAAAA || qtype == dns.TypeANY || qtype == dns.TypeCNAME
+	if n.down && n.downKind != model.DownAllRecords {
+		switch n.downKind {
+		case model.DownNone:
+			return nil, -1, address
+		case model.DownCNAME:
+			return n.downCNAME, -1, false
+		case model.DownFallback:
+			switch qtype {
+			case dns.TypeA:
+				return n.downA, -1, false
+			case dns.TypeAAAA:
+				return n.downAAAA, -1, false
+			case dns.TypeANY:
+				if len(n.downA) > 0 {
+					return n.downA, -1, false
+				}
+				return n.downAAAA, -1, false
+			}
+		}
+		return nil, -1, false // empty: NODATA
+	}
+	seq := n.next.Add(1)
+	if n.alias != nil {
 		// A CNAME owner has no other data: every type gets the alias and
 		// the resolver follows it (never resolved on our hot path).
-		return n.cname.pick(n.next.Add(1), 1)
+		return pick(n.alias, seq, c)
 	}
 	switch qtype {
 	case dns.TypeA:
-		return n.a.pick(n.next.Add(1), -1)
+		return pick(n.v4, seq, c)
 	case dns.TypeAAAA:
-		return n.aaaa.pick(n.next.Add(1), -1)
+		return pick(n.v6, seq, c)
 	case dns.TypeANY:
 		// RFC 8482: answer ANY with one RRset, not everything we have.
-		if !n.a.empty() {
-			return n.a.pick(n.next.Add(1), -1)
+		if n.v4 != nil {
+			return pick(n.v4, seq, c)
 		}
-		return n.aaaa.pick(n.next.Add(1), -1)
+		return pick(n.v6, seq, c)
 	}
-	return nil
+	return nil, -1, false
 }
 
-// rotation hands out a window of k records starting at a rotating offset:
-// round robin without allocating per query. For the usual few members every
-// window is precomputed; beyond maxPrecomputed members a window is built per
-// query rather than holding members² pointers.
-type rotation struct {
-	rrs     []dns.RR
-	k       int        // window size
-	windows [][]dns.RR // windows[i] starts at rrs[i]; nil when not precomputed
-}
-
-const maxPrecomputed = 64
-
-func newRotation(rrs []dns.RR, limit int) rotation {
-	k := len(rrs)
-	if limit > 0 && limit < k {
-		k = limit
+func pick(s *policy.Set, seq uint32, c policy.Client) ([]dns.RR, int, bool) {
+	if s == nil {
+		return nil, -1, false
 	}
-	r := rotation{rrs: rrs, k: k}
-	if len(rrs) == 0 || len(rrs) > maxPrecomputed {
-		return r
-	}
-	r.windows = make([][]dns.RR, len(rrs))
-	for i := range rrs {
-		r.windows[i] = r.window(i)
-	}
-	return r
-}
-
-func (r *rotation) empty() bool { return len(r.rrs) == 0 }
-
-func (r *rotation) window(start int) []dns.RR {
-	w := make([]dns.RR, 0, r.k)
-	for j := 0; j < r.k; j++ {
-		w = append(w, r.rrs[(start+j)%len(r.rrs)])
-	}
-	return w[:len(w):len(w)]
-}
-
-// pick returns the window for query number seq; limit 1 forces a single record.
-func (r *rotation) pick(seq uint32, limit int) []dns.RR {
-	if len(r.rrs) == 0 {
-		return nil
-	}
-	i := int(seq % uint32(len(r.rrs)))
-	if limit == 1 {
-		return r.rrs[i : i+1 : i+1]
-	}
-	if r.windows != nil {
-		return r.windows[i]
-	}
-	return r.window(i)
+	rrs, scope := s.Pick(seq, c)
+	return rrs, scope, false
 }
 
 // Names returns the owner names with data, sorted; for tests and debugging.

@@ -2,6 +2,7 @@ package table
 
 import (
 	"fmt"
+	"github.com/gslb/gslb/plugin/policy"
 	"net/netip"
 	"slices"
 	"testing"
@@ -45,7 +46,7 @@ func lookup(t *testing.T, tbl *Table, qname string, qtype uint16) Answer {
 	if z == nil {
 		t.Fatalf("%s: no zone", qname)
 	}
-	return tbl.Lookup(z, qname, qtype)
+	return tbl.Lookup(z, qname, qtype, policy.Client{})
 }
 
 func texts(rrs []dns.RR) []string {
@@ -89,15 +90,15 @@ func TestRotationWindows(t *testing.T) {
 		{"answers equal to members", 3, 3, 3},
 		{"answers above members", 3, 10, 3},
 		{"single member", 1, 0, 1},
-		{"precomputed limit", maxPrecomputed, 3, 3},
-		{"over 64 members, all", maxPrecomputed + 36, 0, maxPrecomputed + 36},
+		{"precomputed limit", 64, 3, 3},
+		{"over 64 members, all", 100, 0, 100},
 		{"over 64 members, answers below", 200, 3, 3},
 		{"over 64 members, answers one", 100, 1, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			recs := members("app.example.org.", tc.members)
-			tbl := Compile(testConfig(tc.answers), recs, 1)
+			tbl := Compile(testConfig(tc.answers), recs, nil, 1)
 			all := make([]string, tc.members)
 			for i, r := range recs {
 				all[i] = r.Member.Addr.String()
@@ -129,26 +130,6 @@ func TestRotationWindows(t *testing.T) {
 	}
 }
 
-// TestRotationPrecomputed checks which rotations hold precomputed windows.
-func TestRotationPrecomputed(t *testing.T) {
-	rrs := func(n int) []dns.RR {
-		out := make([]dns.RR, n)
-		for i := range out {
-			out[i] = &dns.A{Hdr: dns.RR_Header{Name: "a.", Rrtype: dns.TypeA, Class: dns.ClassINET}}
-		}
-		return out
-	}
-	if r := newRotation(nil, 0); !r.empty() || r.windows != nil || r.pick(7, -1) != nil {
-		t.Errorf("empty rotation: %+v", r)
-	}
-	if r := newRotation(rrs(maxPrecomputed), 0); len(r.windows) != maxPrecomputed {
-		t.Errorf("%d members: %d windows, want %d", maxPrecomputed, len(r.windows), maxPrecomputed)
-	}
-	if r := newRotation(rrs(maxPrecomputed+1), 0); r.windows != nil {
-		t.Errorf("%d members: windows precomputed", maxPrecomputed+1)
-	}
-}
-
 // TestAnswersAreCapped: appending to a returned section (as a later plugin
 // may) must reallocate, never write into the table.
 func TestAnswersAreCapped(t *testing.T) {
@@ -174,7 +155,7 @@ func TestAnswersAreCapped(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			recs := append(members("app.example.org.", tc.members),
 				alias("alias.example.org.", "s", "lb-1.example.net."), alias("alias.example.org.", "t", "lb-2.example.net."))
-			tbl := Compile(testConfig(tc.answers), recs, 1)
+			tbl := Compile(testConfig(tc.answers), recs, nil, 1)
 			var before [][]string
 			n := max(tc.members, 2)
 			for i := 0; i < n; i++ {
@@ -238,7 +219,7 @@ func TestCompile(t *testing.T) {
 		addr("www.sub.example.org.", "sitea", "10.0.0.6"),
 		addr("a.b.c.example.org.", "sitea", "10.0.0.7"),
 	}
-	tbl := Compile(cfg, recs, 42)
+	tbl := Compile(cfg, recs, nil, 42)
 
 	wantNames := []string{
 		"a.b.c.example.org.", "app.example.org.", "b.c.example.org.", "c.example.org.", "example.org.",
@@ -335,14 +316,14 @@ func TestCompile(t *testing.T) {
 // its parent zone (the caller always looks it up in the zone Zone returns).
 func TestLookupOtherZone(t *testing.T) {
 	cfg := Config{Zones: []Zone{{Name: "example.org."}, {Name: "sub.example.org."}}, TTL: 30}
-	tbl := Compile(cfg, []model.Record{addr("www.sub.example.org.", "s", "10.0.0.1")}, 1)
+	tbl := Compile(cfg, []model.Record{addr("www.sub.example.org.", "s", "10.0.0.1")}, nil, 1)
 	var parent *ZoneData
 	for _, z := range tbl.zones {
 		if z.Name == "example.org." {
 			parent = z
 		}
 	}
-	if a := tbl.Lookup(parent, "www.sub.example.org.", dns.TypeA); a.Result != NXDomain || a.Zone != parent {
+	if a := tbl.Lookup(parent, "www.sub.example.org.", dns.TypeA, policy.Client{}); a.Result != NXDomain || a.Zone != parent {
 		t.Fatalf("lookup in the parent zone: %+v", a)
 	}
 }
@@ -351,7 +332,7 @@ func TestLookupOtherZone(t *testing.T) {
 // labels below it lies an empty non-terminal of the outer zone.
 func TestNestedZoneEmptyNonTerminal(t *testing.T) {
 	cfg := Config{Zones: []Zone{{Name: "x.y.a.lab."}, {Name: "a.lab."}, {Name: "b.a.lab."}}, TTL: 30}
-	tbl := Compile(cfg, nil, 1)
+	tbl := Compile(cfg, nil, nil, 1)
 	if got, want := tbl.Names(), []string{"a.lab.", "b.a.lab.", "x.y.a.lab.", "y.a.lab."}; !slices.Equal(got, want) {
 		t.Fatalf("names %q, want %q", got, want)
 	}
@@ -368,7 +349,7 @@ func TestNestedZoneEmptyNonTerminal(t *testing.T) {
 func TestCompileKeepsCallerSlice(t *testing.T) {
 	backing := make([]model.Record, 1, 4)
 	backing[0] = addr("a.example.org.", "s", "10.0.0.1")
-	Compile(testConfig(0), backing, 1)
+	Compile(testConfig(0), backing, nil, 1)
 	if spare := backing[:2]; spare[1] != (model.Record{}) {
 		t.Fatalf("Compile wrote %v past the caller's records", spare[1])
 	}
@@ -377,7 +358,7 @@ func TestCompileKeepsCallerSlice(t *testing.T) {
 func TestBuilderSerial(t *testing.T) {
 	store := model.NewStore()
 	store.Set("a", []model.Record{addr("a.example.org.", "s", "10.0.0.1")})
-	b := NewBuilder(testConfig(0), store)
+	b := NewBuilder(testConfig(0), store, nil)
 	t0 := b.Table()
 	if t0 == nil || t0.Serial == 0 {
 		t.Fatalf("NewBuilder published %+v", t0)
@@ -433,7 +414,7 @@ func TestBuilderSerial(t *testing.T) {
 // debounce periods, and Run ends when stop closes.
 func TestBuilderRun(t *testing.T) {
 	store := model.NewStore()
-	b := NewBuilder(testConfig(0), store)
+	b := NewBuilder(testConfig(0), store, nil)
 	t0 := b.Table()
 	stop := make(chan struct{})
 	done := make(chan struct{})

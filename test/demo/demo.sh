@@ -49,7 +49,7 @@ done
 
 corefile="$DEMO_DIR/Corefile"
 sed -e "s|^gslb.sddc.lab {|gslb.sddc.lab:$DNS_PORT {\n    bind 127.0.0.1|" \
-	-e "s|kubeconfig /etc/coredns/gslb-members|kubeconfig $KUBECONFIG|" \
+	-e "s|kubeconfig /etc/coredns/gslb-members|kubeconfig $KUBECONFIG\n        health_targets 127.0.0.0/8 ::1/128|" \
 	-e "s|health :8080|health 127.0.0.1:$HEALTH_PORT|" \
 	-e "s|ready :8181|ready 127.0.0.1:$READY_PORT|" \
 	-e "s|prometheus :9153|prometheus 127.0.0.1:$METRICS_PORT|" \

@@ -107,6 +107,9 @@ func gslbBlock(extra ...string) string {
 		"site siteb " + theLab.Clusters[1].Context,
 		"nameserver ns1.gslb.sddc.lab 127.0.0.53",
 		"nameserver ns2.gslb.sddc.lab 127.0.0.54",
+		// Probes may only ever reach loopback: the seed's VIPs (172.x)
+		// are answer data, never contacted.
+		"health_targets 127.0.0.0/8 ::1/128",
 	}
 	return strings.Join(append(lines, extra...), "\n        ")
 }

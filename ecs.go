@@ -1,0 +1,73 @@
+package gslb
+
+import (
+	"net"
+	"net/netip"
+
+	"github.com/gslb/gslb/plugin/policy"
+	"github.com/miekg/dns"
+)
+
+// clientOf returns who the query is for: the EDNS Client Subnet (RFC 7871)
+// when the query carries a usable one, else the source address. The option
+// is returned so the reply can echo it. No allocation on the plain path.
+func clientOf(w dns.ResponseWriter, r *dns.Msg) (policy.Client, *dns.EDNS0_SUBNET) {
+	var ecs *dns.EDNS0_SUBNET
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+				ecs = e
+				break
+			}
+		}
+	}
+	if ecs != nil && ecs.SourceNetmask > 0 {
+		if a, ok := netip.AddrFromSlice(ecs.Address); ok {
+			a = a.Unmap()
+			bits := int(ecs.SourceNetmask)
+			if (ecs.Family == 1 && a.Is4() && bits <= 32) || (ecs.Family == 2 && a.Is6() && bits <= 128) {
+				if p, err := a.Prefix(bits); err == nil {
+					return policy.Client{Addr: p.Addr(), Bits: bits}, ecs
+				}
+			}
+		}
+	}
+	// SOURCE PREFIX-LENGTH 0 means "do not use my subnet" (RFC 7871 7.1.2):
+	// answer for the resolver's own address and echo scope 0.
+	var ip net.IP
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	}
+	addr, _ := netip.AddrFromSlice(ip)
+	addr = addr.Unmap()
+	return policy.Client{Addr: addr, Bits: addr.BitLen()}, ecs
+}
+
+// echoECS adds the client's ECS option to the reply with the scope the
+// answer is valid for: the hash mask or topology prefix when the answer
+// depends on the client, 0 when it does not (RFC 7871 7.2.1). CoreDNS only
+// keeps EDNS options a plugin writes itself, so we write the OPT record.
+func echoECS(m, r *dns.Msg, ecs *dns.EDNS0_SUBNET, scope int) {
+	if scope < 0 || ecs.SourceNetmask == 0 {
+		scope = 0
+	}
+	reply := &dns.EDNS0_SUBNET{
+		Code:          dns.EDNS0SUBNET,
+		Family:        ecs.Family,
+		SourceNetmask: ecs.SourceNetmask,
+		SourceScope:   uint8(scope),
+		Address:       ecs.Address,
+	}
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	if ro := r.IsEdns0(); ro != nil {
+		opt.SetUDPSize(ro.UDPSize())
+		if ro.Do() {
+			opt.SetDo()
+		}
+	}
+	opt.Option = []dns.EDNS0{reply}
+	m.Extra = append(m.Extra, opt)
+}

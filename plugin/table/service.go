@@ -1,0 +1,223 @@
+package table
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/policy"
+	"github.com/miekg/dns"
+)
+
+// member is one (site, address or target) of a service, merged over the
+// records (objects) that publish it.
+type member struct {
+	rec      model.Record // the first record: its overrides and check win
+	up       bool         // every record of this member is up
+	weight   int
+	priority int
+}
+
+// addService compiles the records of one name (all with the same FQDN).
+func (t *Table) addService(cfg *Config, recs []model.Record, up []bool) {
+	fqdn := recs[0].FQDN
+	z := t.Zone(fqdn)
+	if z == nil {
+		return
+	}
+	members := mergeMembers(recs, up)
+	settings, ttl, down, conflicts := resolveSettings(cfg, members)
+	for _, c := range conflicts {
+		t.Warnings = append(t.Warnings, fqdn+": "+c)
+	}
+
+	var eligible []*member
+	for _, m := range members {
+		m.weight = m.rec.Overrides.Weight.Or(cfg.weight(m.rec.Member.Site))
+		m.priority = m.rec.Overrides.Priority.Or(cfg.priority(m.rec.Member.Site))
+		// Weight 0 drains a site; priority 0 never answers (AMKO).
+		if m.weight > 0 && m.priority > 0 {
+			eligible = append(eligible, m)
+		}
+	}
+	// The highest-priority pool with a healthy member answers.
+	active := -1
+	for _, m := range eligible {
+		if m.up && m.priority > active {
+			active = m.priority
+		}
+	}
+	var chosen []*member
+	for _, m := range eligible {
+		if m.up && m.priority == active {
+			chosen = append(chosen, m)
+		}
+	}
+
+	n := t.nodeFor(fqdn)
+	n.down = active < 0
+	n.downKind = down.Kind
+	if n.down {
+		z.downNames++
+		switch down.Kind {
+		case model.DownAllRecords:
+			// Every member, healthy or not: better a maybe-dead VIP
+			// than no answer, for clients that retry.
+			chosen = eligible
+			if len(chosen) == 0 {
+				chosen = members
+			}
+		case model.DownFallback:
+			if down.V4.IsValid() {
+				n.downA = capped(newRR(fqdn, ttl, model.Member{Addr: down.V4}))
+			}
+			if down.V6.IsValid() {
+				n.downAAAA = capped(newRR(fqdn, ttl, model.Member{Addr: down.V6}))
+			}
+		case model.DownCNAME:
+			n.downCNAME = capped(newRR(fqdn, ttl, model.Member{Target: down.Target}))
+		}
+	}
+
+	var v4, v6, alias []policy.Candidate
+	seen := map[string]bool{}
+	for _, m := range chosen {
+		rr := newRR(fqdn, ttl, m.rec.Member)
+		key := rrData(m.rec.Member)
+		if seen[key] {
+			continue // one address at two sites answers once
+		}
+		seen[key] = true
+		c := policy.Candidate{RR: rr, Site: m.rec.Member.Site, Weight: max(m.weight, 1)}
+		switch {
+		case m.rec.Member.IsAlias():
+			alias = append(alias, c)
+		case m.rec.Member.Addr.Is4():
+			v4 = append(v4, c)
+		default:
+			v6 = append(v6, c)
+		}
+	}
+	if len(v4) > 0 {
+		n.v4 = policy.NewSet(settings, v4)
+	}
+	if len(v6) > 0 {
+		n.v6 = policy.NewSet(settings, v6)
+	}
+	// A name with addresses cannot also be an alias (RFC 1034 3.6.2), and
+	// the apex never is: addresses win, aliases are dropped.
+	if len(alias) > 0 && len(v4)+len(v6) == 0 && !n.apex {
+		one := settings
+		one.Answers = 1
+		n.alias = policy.NewSet(one, alias)
+	}
+	t.addParents(fqdn, n.zone)
+}
+
+// mergeMembers folds records of the same (site, address or target) into one
+// member; it is up only when every record says so (all its probes pass).
+func mergeMembers(recs []model.Record, up []bool) []*member {
+	var out []*member
+	for i, r := range recs {
+		isUp := up == nil || up[i]
+		if k := len(out) - 1; k >= 0 && out[k].rec.Member == r.Member {
+			out[k].up = out[k].up && isUp
+			continue
+		}
+		out = append(out, &member{rec: r, up: isUp})
+	}
+	return out
+}
+
+// resolveSettings applies the members' overrides over the Corefile defaults.
+// Sites may disagree on a service-wide setting: the alphabetically first
+// site that sets it wins (records are sorted by site), and the disagreement
+// is reported.
+func resolveSettings(cfg *Config, members []*member) (policy.Settings, uint32, model.Down, []string) {
+	s := policy.Settings{
+		Algorithm: cfg.Algorithm,
+		Fallback:  cfg.Fallback,
+		HashMask4: cfg.HashMask4,
+		HashMask6: cfg.HashMask6,
+		Answers:   cfg.Answers,
+		Topology:  cfg.Topology,
+	}
+	if s.Algorithm == model.AlgorithmUnset {
+		s.Algorithm = model.RoundRobin
+	}
+	ttl := int(cfg.TTL)
+	down := cfg.Down
+	var conflicts []string
+	var seen struct {
+		alg, fb, m4, m6, ttl, ans, down string // site that set it first
+	}
+	note := func(first *string, site, what string, same bool) bool {
+		if *first == "" {
+			*first = site
+			return true
+		}
+		if !same {
+			conflicts = append(conflicts, fmt.Sprintf("sites %s and %s set different %s; %s's wins", *first, site, what, *first))
+		}
+		return false
+	}
+	for _, m := range members {
+		o, site := m.rec.Overrides, m.rec.Member.Site
+		if o.Algorithm != model.AlgorithmUnset && note(&seen.alg, site, "algorithms", o.Algorithm == s.Algorithm) {
+			s.Algorithm = o.Algorithm
+		}
+		if o.Fallback != model.AlgorithmUnset && note(&seen.fb, site, "fallback algorithms", o.Fallback == s.Fallback) {
+			s.Fallback = o.Fallback
+		}
+		if o.HashMask4.Set && note(&seen.m4, site, "hash masks", o.HashMask4.V == s.HashMask4) {
+			s.HashMask4 = o.HashMask4.V
+		}
+		if o.HashMask6.Set && note(&seen.m6, site, "IPv6 hash masks", o.HashMask6.V == s.HashMask6) {
+			s.HashMask6 = o.HashMask6.V
+		}
+		if o.TTL.Set && note(&seen.ttl, site, "TTLs", o.TTL.V == ttl) {
+			ttl = o.TTL.V
+		}
+		if o.Answers.Set && note(&seen.ans, site, "answer counts", o.Answers.V == s.Answers) {
+			s.Answers = o.Answers.V
+		}
+		if o.Down.Kind != model.DownUnset && note(&seen.down, site, "down responses", o.Down == down) {
+			down = o.Down
+		}
+	}
+	slices.Sort(conflicts)
+	conflicts = slices.Compact(conflicts)
+	if down.Kind == model.DownUnset {
+		down.Kind = model.DownNone
+	}
+	return s, uint32(ttl), down, conflicts
+}
+
+func newRR(name string, ttl uint32, m model.Member) dns.RR {
+	hdr := dns.RR_Header{Name: name, Class: dns.ClassINET, Ttl: ttl}
+	switch {
+	case m.IsAlias():
+		hdr.Rrtype = dns.TypeCNAME
+		return &dns.CNAME{Hdr: hdr, Target: m.Target}
+	case m.Addr.Is4():
+		hdr.Rrtype = dns.TypeA
+		return &dns.A{Hdr: hdr, A: net.IP(m.Addr.AsSlice())}
+	default:
+		hdr.Rrtype = dns.TypeAAAA
+		return &dns.AAAA{Hdr: hdr, AAAA: net.IP(m.Addr.AsSlice())}
+	}
+}
+
+func rrData(m model.Member) string {
+	if m.IsAlias() {
+		return m.Target
+	}
+	return m.Addr.String()
+}
+
+func capped(rr dns.RR) []dns.RR { return []dns.RR{rr}[:1:1] }
+
+// downWarning renders warnings stably for change detection.
+func downWarning(ws []string) string { return strings.Join(ws, "\n") }
