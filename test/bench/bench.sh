@@ -10,6 +10,12 @@
 #    Configurations run interleaved (gslb, file, whoami, gslb, ...) for
 #    BENCH_ROUNDS rounds; the summary gives the median QPS per configuration.
 #    Every server is checked to answer all 1000 names correctly first.
+#    With BENCH_ALGORITHMS=1 (default) gslb also runs with each other policy
+#    (gslb-weighted, gslb-hash, gslb-topology), reported as ratios to gslb
+#    (round robin).
+# 3. Failover time (test/bench/failover): from killing a member's HTTP server
+#    to the first answer without it, BENCH_FAILOVER_TRIALS (20) times, with
+#    the default health settings; prints p50 and p99.
 #
 # Everything listens on 127.0.0.1 only. Generated files and raw dnsperf output
 # go to test/bench/out/ (git-ignored). Settings, all overridable by env:
@@ -32,6 +38,8 @@
 #   BENCH_PROFILE       ()      e.g. "gslb file": after the rounds, run each
 #                               named config with the pprof plugin under load
 #                               and print `go tool pprof -top` of its CPU profile
+#   BENCH_ALGORITHMS    (1)     0 skips the per-policy gslb configurations
+#   BENCH_FAILOVER_TRIALS (20)  0 skips the failover measurement
 #   BENCH_OUT           (test/bench/out)
 set -euo pipefail
 
@@ -57,6 +65,9 @@ PROFILE=${BENCH_PROFILE:-}
 OUT=${BENCH_OUT:-$ROOT/test/bench/out}
 
 CONFIGS=(gslb file whoami)
+ALGORITHMS=(gslb-weighted gslb-hash gslb-topology)
+if [ "${BENCH_ALGORITHMS:-1}" != 0 ]; then CONFIGS+=("${ALGORITHMS[@]}"); fi
+FAILOVER_TRIALS=${BENCH_FAILOVER_TRIALS:-20}
 ZONE=gslb.bench.
 NAMES=1000
 
@@ -154,6 +165,17 @@ BEGIN {
 }'
 sort -o "$OUT/expected.txt" "$OUT/expected.txt"
 
+# policy_of CONFIG: the gslb policy lines of a configuration. Topology gets a
+# rule for the client (127.0.0.1) so every query takes the rule path.
+policy_of() {
+	case $1 in
+	gslb-weighted) printf 'policy weighted\n\t\tweight sitea 3\n\t\tweight siteb 1' ;;
+	gslb-hash) printf 'policy consistent-hash' ;;
+	gslb-topology) printf 'policy topology\n\t\ttopology 10.0.0.0/8 siteb sitea\n\t\ttopology 127.0.0.0/8 sitea siteb' ;;
+	*) printf 'policy round-robin' ;;
+	esac
+}
+
 corefile() { # corefile CONFIG [EXTRA-DIRECTIVE] > file
 	local cfg=$1 extra=${2:-}
 	cat <<EOF
@@ -165,9 +187,10 @@ $ZONE:$DNS_PORT {
 $extra
 EOF
 	case $cfg in
-	gslb)
+	gslb | gslb-*)
 		cat <<EOF
 	gslb {
+		$(policy_of "$cfg")
 		ttl 30
 		nameserver ns1.$ZONE 127.0.0.1
 		nameserver ns2.$ZONE 127.0.0.2
@@ -201,6 +224,9 @@ start_server() { # start_server CONFIG COREFILE
 		# table just after startup).
 		if [ "$cfg" = whoami ]; then
 			q "svc0000.$ZONE" A 2>/dev/null | grep -q 'status: NOERROR' && return 0
+		elif [ "$cfg" != gslb ] && [ "${cfg#gslb-}" != "$cfg" ]; then
+			# One record per answer: a pick, not the whole set.
+			q +short "svc0000.$ZONE" A 2>/dev/null | grep -q '^172\.2[67]\.0\.1$' && return 0
 		else
 			[ "$(q +short "svc0000.$ZONE" A 2>/dev/null | grep -c '^172\.2[67]\.0\.1$')" = 2 ] && return 0
 		fi
@@ -224,6 +250,16 @@ verify() {
 		grep -q 'status: NOERROR' <<<"$got" || die "$cfg: svc0123 is not NOERROR: $got"
 		grep -q 'flags:.* aa' <<<"$got" || die "$cfg: svc0123 answer is not authoritative: $got"
 		echo "$cfg: all $NAMES names answer NOERROR/AA with their 2 addresses"
+		;;
+	gslb-*)
+		# A per-query pick: one of the name's two addresses, NOERROR/AA.
+		for name in svc0000 svc0500 svc0999; do
+			got=$(q "$name.$ZONE" A || true)
+			grep -q 'flags:.* aa' <<<"$got" || die "$cfg: $name answer is not authoritative: $got"
+			[ "$(awk '$4 == "A" {print $1, $4, $5}' <<<"$got" | grep -cFf - "$OUT/expected.txt")" -ge 1 ] ||
+				die "$cfg: $name does not answer one of its addresses: $got"
+		done
+		echo "$cfg: answers NOERROR/AA with one of each name's addresses"
 		;;
 	whoami)
 		for name in svc0000 svc0500 svc0999; do
@@ -309,7 +345,7 @@ summarize() {
 }
 echo
 echo "== summary ($ROUNDS rounds x ${SECONDS_PER_RUN}s per config)"
-printf '%-7s %10s %10s %10s %11s %6s %8s %9s %6s\n' config "median qps" "min qps" "max qps" "avg lat ms" lost NOERROR "q/CPU-s" "bytes"
+printf '%-14s %10s %10s %10s %11s %6s %8s %9s %6s\n' config "median qps" "min qps" "max qps" "avg lat ms" lost NOERROR "q/CPU-s" "bytes"
 declare -A MEDIAN EFF
 BAD=0
 for cfg in "${CONFIGS[@]}"; do
@@ -317,7 +353,7 @@ for cfg in "${CONFIGS[@]}"; do
 	MEDIAN[$cfg]=$med
 	EFF[$cfg]=$eff
 	[ "$lost" = 0 ] && [ "$ok" = "$completed" ] || BAD=1
-	printf '%-7s %10.0f %10.0f %10.0f %11.3f %6d %7.2f%% %9.0f %6d\n' "$cfg" "$med" "$min" "$max" "$lat" "$lost" \
+	printf '%-14s %10.0f %10.0f %10.0f %11.3f %6d %7.2f%% %9.0f %6d\n' "$cfg" "$med" "$min" "$max" "$lat" "$lost" \
 		"$(awk -v a="$ok" -v b="$completed" 'BEGIN { print b ? 100 * a / b : 0 }')" "$eff" "$resp"
 done
 echo "(q/CPU-s: queries answered per second of coredns CPU time, over all rounds; bytes: average response size;"
@@ -346,6 +382,21 @@ for cfg in $PROFILE; do
 	echo "-- cumulative"
 	$GO tool pprof -top -cum -nodecount=35 "$COREDNS" "$OUT/$cfg.cpu.pprof" 2>/dev/null | tail -n +6
 done
+
+if [ "${BENCH_ALGORITHMS:-1}" != 0 ]; then
+	echo
+	echo "== policies, QPS as a ratio to round robin (gslb), same run"
+	for cfg in "${ALGORITHMS[@]}"; do
+		printf 'ratio %s/round-robin: %.2f\n' "${cfg#gslb-}" "$(awk -v a="${MEDIAN[$cfg]}" -v b="${MEDIAN[gslb]}" 'BEGIN { print a / b }')"
+	done
+fi
+
+# --- 3. failover ---------------------------------------------------------------
+if [ "$FAILOVER_TRIALS" -gt 0 ]; then
+	echo
+	echo "== failover: go run ./test/bench/failover -trials $FAILOVER_TRIALS (members on 127.26.17.21 and 127.27.17.21)"
+	$GO run ./test/bench/failover -coredns "$COREDNS" -trials "$FAILOVER_TRIALS" | tee "$OUT/failover.txt"
+fi
 
 echo
 printf 'ratio gslb/file: %.2f\n' "$(awk -v a="${MEDIAN[gslb]}" -v b="${MEDIAN[file]}" 'BEGIN { print a / b }')"
