@@ -121,7 +121,9 @@ func (s *Set) Pick(seq uint32, c Client) ([]dns.RR, int) {
 			// the subnet we were told about.
 			scope = c.Bits
 		}
-		return rrs, scope
+		// Nor for a larger subnet than the longest rule: one may lie
+		// inside it and answer its clients differently.
+		return rrs, max(scope, s.s.Topology.MaxBits(c.Addr))
 	}
 	return s.pick(s.s.Algorithm, seq, c)
 }

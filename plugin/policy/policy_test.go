@@ -127,6 +127,7 @@ func TestTopology(t *testing.T) {
 	topo.Add(netip.MustParsePrefix("10.26.0.0/16"), []string{"sitea", "siteb"})
 	topo.Add(netip.MustParsePrefix("10.26.99.0/24"), []string{"siteb"})
 	topo.Add(netip.MustParsePrefix("2001:db8:27::/48"), []string{"siteb", "sitea"})
+	topo.Add(netip.MustParsePrefix("10.27.0.0/16"), []string{"siteb"})
 	members := cands("sitea 172.26.17.21 1", "siteb 172.27.17.21 1")
 	set := NewSet(Settings{Algorithm: model.Topology, Topology: topo}, members)
 	onlyB := NewSet(Settings{Algorithm: model.Topology, Topology: topo}, members[1:])
@@ -136,10 +137,13 @@ func TestTopology(t *testing.T) {
 		want      string
 		wantScope int
 	}{
-		{set, "10.26.1.0/24", "172.26.17.21", 16},
+		// The /16's answer is not valid for the /24 inside it, which
+		// prefers another site: the scope is the nested rule's length.
+		{set, "10.26.1.0/24", "172.26.17.21", 24},
 		{set, "10.26.99.5/32", "172.27.17.21", 24}, // more specific rule wins
+		{set, "10.27.1.0/24", "172.27.17.21", 16},  // nothing nested: the rule's length
 		{set, "2001:db8:27:5::/64", "172.27.17.21", 48},
-		{onlyB, "10.26.1.0/24", "172.27.17.21", 16}, // preferred site has no member: next preference
+		{onlyB, "10.26.1.0/24", "172.27.17.21", 24}, // preferred site has no member: next preference
 	} {
 		rrs, scope := tc.set.Pick(0, client(tc.client))
 		if len(rrs) != 1 || ipOf(rrs[0]) != tc.want || scope != tc.wantScope {
@@ -151,6 +155,14 @@ func TestTopology(t *testing.T) {
 	rrs, scope := set.Pick(0, client("192.0.2.0/24"))
 	if len(rrs) != 2 || scope != 24 {
 		t.Errorf("unmatched client: want both members with scope 24, got %v scope %d", rrs, scope)
+	}
+	// An unmatched subnet that holds rules: the answer holds for no subnet
+	// shorter than the longest rule.
+	if rrs, scope := set.Pick(0, client("10.0.0.0/8")); len(rrs) != 2 || scope != 24 {
+		t.Errorf("unmatched /8: want both members with scope 24, got %v scope %d", rrs, scope)
+	}
+	if rrs, scope := set.Pick(0, client("2001:db8:ff::/40")); len(rrs) != 2 || scope != 48 {
+		t.Errorf("unmatched v6 /40: want both members with scope 48, got %v scope %d", rrs, scope)
 	}
 }
 

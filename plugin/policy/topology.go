@@ -9,12 +9,17 @@ import (
 // first (longest-prefix match, like a routing table).
 type Topology struct {
 	rules map[netip.Prefix][]string
+	// scope of each rule's answers: its length, or the length of the
+	// longest rule nested inside it, which answers its clients differently.
+	scope map[netip.Prefix]int
 	lens4 []int // distinct prefix lengths, longest first
 	lens6 []int
 }
 
 // NewTopology returns an empty rule set.
-func NewTopology() *Topology { return &Topology{rules: map[netip.Prefix][]string{}} }
+func NewTopology() *Topology {
+	return &Topology{rules: map[netip.Prefix][]string{}, scope: map[netip.Prefix]int{}}
+}
 
 // Add maps prefix to sites in order of preference. A prefix added twice
 // keeps the first list.
@@ -24,6 +29,15 @@ func (t *Topology) Add(p netip.Prefix, sites []string) {
 		return
 	}
 	t.rules[p] = slices.Clone(sites)
+	t.scope[p] = p.Bits()
+	for q := range t.rules {
+		switch {
+		case q.Bits() < p.Bits() && q.Contains(p.Addr()):
+			t.scope[q] = max(t.scope[q], p.Bits())
+		case p.Bits() < q.Bits() && p.Contains(q.Addr()):
+			t.scope[p] = max(t.scope[p], q.Bits())
+		}
+	}
 	lens := &t.lens6
 	if p.Addr().Is4() {
 		lens = &t.lens4
@@ -43,9 +57,11 @@ func (t *Topology) Len() int {
 }
 
 // Match returns the preferred sites of the most specific rule containing a,
-// and that rule's prefix length (the ECS scope of a topology answer). It
-// costs one map lookup per distinct prefix length, not a scan of the rules.
-func (t *Topology) Match(a netip.Addr) (sites []string, bits int, ok bool) {
+// and the ECS scope of its answers: the rule's prefix length or, when more
+// specific rules lie inside it, the longest of theirs (a resolver must not
+// reuse the answer for a nested subnet that prefers other sites). It costs
+// one map lookup per distinct prefix length, not a scan of the rules.
+func (t *Topology) Match(a netip.Addr) (sites []string, scope int, ok bool) {
 	if t == nil || !a.IsValid() {
 		return nil, 0, false
 	}
@@ -60,8 +76,25 @@ func (t *Topology) Match(a netip.Addr) (sites []string, bits int, ok bool) {
 			continue
 		}
 		if sites, ok := t.rules[p]; ok {
-			return sites, l, true
+			return sites, t.scope[p], true
 		}
 	}
 	return nil, 0, false
+}
+
+// MaxBits is the length of the longest rule of a's address family, 0 when
+// there is none: an answer for a client no rule matches holds for a subnet
+// at least that long, or a rule inside the subnet may answer differently.
+func (t *Topology) MaxBits(a netip.Addr) int {
+	if t == nil {
+		return 0
+	}
+	lens := t.lens6
+	if a.Unmap().Is4() {
+		lens = t.lens4
+	}
+	if len(lens) == 0 {
+		return 0
+	}
+	return lens[0]
 }

@@ -57,6 +57,12 @@ func (t *Table) addService(cfg *Config, recs []model.Record, up []bool) {
 	}
 
 	n := t.nodeFor(fqdn)
+	if down.Kind == model.DownCNAME && n.apex {
+		// A CNAME cannot sit beside the apex SOA and NS (RFC 1034 3.6.2),
+		// just as apex aliases are dropped: answer empty instead.
+		t.Warnings = append(t.Warnings, fqdn+": down response "+down.String()+" cannot apply at the zone apex; it answers empty (NODATA) instead")
+		down = model.Down{Kind: model.DownEmpty}
+	}
 	n.down = active < 0
 	n.downKind = down.Kind
 	if n.down {

@@ -1,0 +1,499 @@
+package gslb
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coredns/coredns/plugin/pkg/dnstest"
+	"github.com/coredns/coredns/plugin/test"
+	"github.com/coredns/coredns/request"
+	"github.com/miekg/dns"
+)
+
+// ecs is an EDNS Client Subnet option as a test writes it: "10.1.2.0/24",
+// "2001:db8::/56"; family 0 with source 0 is what dig +subnet=0 sends.
+type ecs struct {
+	family uint16
+	prefix string
+}
+
+func ecs4(p string) *ecs { return &ecs{1, p} }
+func ecs6(p string) *ecs { return &ecs{2, p} }
+
+// wire packs and unpacks m, so the plugin sees what a real query carries
+// (ECS addresses truncated to their source prefix, as sent on the wire).
+func wire(t *testing.T, m *dns.Msg) *dns.Msg {
+	t.Helper()
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatalf("pack %v: %v", m, err)
+	}
+	out := new(dns.Msg)
+	if err := out.Unpack(b); err != nil {
+		t.Fatalf("unpack: %v", err)
+	}
+	return out
+}
+
+// ecsQuery builds a query with an OPT record (1232 bytes) carrying e, or
+// without OPT when e is nil.
+func ecsQuery(t *testing.T, qname string, qtype uint16, e *ecs) *dns.Msg {
+	t.Helper()
+	r := new(dns.Msg)
+	r.SetQuestion(qname, qtype)
+	if e != nil {
+		r.SetEdns0(1232, false)
+		p := netip.MustParsePrefix(e.prefix)
+		opt := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: e.family, SourceNetmask: uint8(p.Bits()), Address: net.IP(p.Addr().AsSlice())}
+		if e.family == 0 {
+			opt.Address = nil
+		}
+		r.IsEdns0().Option = append(r.IsEdns0().Option, opt)
+	}
+	return wire(t, r)
+}
+
+// serve runs one query through the plugin (from remote, the source address
+// of the ResponseWriter; "" is its default 10.240.0.1) and returns the reply
+// after a trip over the wire.
+func serve(t *testing.T, g *GSLB, r *dns.Msg, remote string) *dns.Msg {
+	t.Helper()
+	rec := dnstest.NewRecorder(&test.ResponseWriter{RemoteIP: remote})
+	if _, err := g.ServeDNS(context.Background(), rec, r); err != nil {
+		t.Fatalf("ServeDNS: %v", err)
+	}
+	if rec.Msg == nil {
+		t.Fatal("no reply written")
+	}
+	return wire(t, rec.Msg)
+}
+
+// replyECS returns the reply's ECS option; it fails the test unless the
+// reply has exactly one OPT record with exactly one option, an ECS.
+func replyECS(t *testing.T, m *dns.Msg) *dns.EDNS0_SUBNET {
+	t.Helper()
+	var opts []*dns.OPT
+	for _, rr := range m.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			opts = append(opts, o)
+		}
+	}
+	if len(opts) != 1 {
+		t.Fatalf("%d OPT records in the reply, want 1: %v", len(opts), m.Extra)
+	}
+	if len(opts[0].Option) != 1 {
+		t.Fatalf("OPT options %v, want exactly one ECS", opts[0].Option)
+	}
+	e, ok := opts[0].Option[0].(*dns.EDNS0_SUBNET)
+	if !ok {
+		t.Fatalf("OPT option %T, want ECS", opts[0].Option[0])
+	}
+	return e
+}
+
+// checkECS checks the echoed option: family, source prefix and address as
+// the query had them, and the scope.
+func checkECS(t *testing.T, m *dns.Msg, e *ecs, scope uint8) {
+	t.Helper()
+	got := replyECS(t, m)
+	p := netip.MustParsePrefix(e.prefix)
+	if got.Family != e.family || got.SourceNetmask != uint8(p.Bits()) || got.SourceScope != scope {
+		t.Errorf("ECS %s: echoed family %d source /%d scope /%d, want family %d source /%d scope /%d",
+			e.prefix, got.Family, got.SourceNetmask, got.SourceScope, e.family, p.Bits(), scope)
+	}
+	if e.family != 0 {
+		a, _ := netip.AddrFromSlice(got.Address)
+		if a.Unmap() != p.Masked().Addr() {
+			t.Errorf("ECS %s: echoed address %s, want %s", e.prefix, got.Address, p.Masked().Addr())
+		}
+	}
+}
+
+func answerAddrs(m *dns.Msg) []string {
+	var out []string
+	for _, rr := range m.Answer {
+		switch x := rr.(type) {
+		case *dns.A:
+			out = append(out, x.A.String())
+		case *dns.AAAA:
+			out = append(out, x.AAAA.String())
+		default:
+			out = append(out, rr.String())
+		}
+	}
+	return out
+}
+
+const hashCorefile = `gslb example.org {
+	policy consistent-hash
+	member app.example.org 10.0.0.1 10.0.0.2 site sitea
+	member app.example.org 10.0.1.1 10.0.1.2 site siteb
+	member app.example.org 2001:db8::1 2001:db8::2 site sitea
+	%s
+}`
+
+// TestECSConsistentHash: one member per client subnet, the same for every
+// client of the masked subnet (/24, /56 by default), and the scope says so.
+func TestECSConsistentHash(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		extra        string
+		mask4, mask6 int
+	}{
+		{"default masks", "", 24, 56},
+		{"hash_mask 20 48", "hash_mask 20 48", 20, 48},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newTestGSLB(t, fmt.Sprintf(hashCorefile, tc.extra))
+			p4 := func(i, j int) string { // /32 host j of subnet i, spread over the mask
+				a := uint32(10)<<24 | uint32(i)<<(32-tc.mask4) | uint32(j)
+				return netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String()
+			}
+			p6 := func(i, j int) string {
+				b := netip.MustParseAddr("2001:db8:100::").As16()
+				// Subnet i in the bits just above the mask, host j in the last byte.
+				bit := tc.mask6 - 1
+				for k := 0; k < 8; k++ {
+					if i>>k&1 == 1 {
+						pos := bit - k
+						b[pos/8] |= 1 << (7 - pos%8)
+					}
+				}
+				b[15] = byte(j)
+				return netip.AddrFrom16(b).String()
+			}
+			for _, fam := range []struct {
+				name   string
+				mk     func(i, j int) string
+				family uint16
+				mask   int
+				srcs   []int // source prefix lengths the clients send
+			}{
+				{"v4", p4, 1, tc.mask4, []int{32, tc.mask4, 28}},
+				{"v6", p6, 2, tc.mask6, []int{128, tc.mask6, 64}},
+			} {
+				t.Run(fam.name, func(t *testing.T) {
+					firstOf := map[int]string{}
+					for i := 0; i < 16; i++ {
+						for j, src := range fam.srcs {
+							e := &ecs{fam.family, netip.PrefixFrom(netip.MustParseAddr(fam.mk(i, j+1)), src).Masked().String()}
+							for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
+								resp := serve(t, g, ecsQuery(t, "app.example.org.", qtype, e), "")
+								if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1 {
+									t.Fatalf("%s %s: rcode %s answer %v, want one record", e.prefix, dns.TypeToString[qtype], dns.RcodeToString[resp.Rcode], resp.Answer)
+								}
+								checkECS(t, resp, e, uint8(fam.mask))
+								if qtype != dns.TypeA {
+									continue
+								}
+								got := answerAddrs(resp)[0]
+								if first, ok := firstOf[i]; !ok {
+									firstOf[i] = got
+								} else if got != first {
+									t.Errorf("subnet %d: client %s got %s, an earlier client of the subnet got %s", i, e.prefix, got, first)
+								}
+							}
+						}
+					}
+					distinct := map[string]bool{}
+					for _, a := range firstOf {
+						distinct[a] = true
+					}
+					if len(distinct) < 2 {
+						t.Errorf("16 subnets all hashed to %v", distinct)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestECSScopeZeroWhenClientIndependent: round robin does not depend on the
+// client; the option is echoed with scope 0. So do NXDOMAIN and NODATA.
+func TestECSScopeZeroWhenClientIndependent(t *testing.T) {
+	g := newTestGSLB(t, `gslb example.org {
+	member app.example.org 10.0.0.1 10.0.1.1
+}`)
+	for _, tc := range []struct {
+		qname string
+		qtype uint16
+		rcode int
+		n     int
+		e     *ecs
+	}{
+		{"app.example.org.", dns.TypeA, dns.RcodeSuccess, 2, ecs4("192.0.2.0/24")},
+		{"app.example.org.", dns.TypeA, dns.RcodeSuccess, 2, ecs6("2001:db8:77::/56")},
+		{"app.example.org.", dns.TypeAAAA, dns.RcodeSuccess, 0, ecs4("192.0.2.0/24")},
+		{"nothere.example.org.", dns.TypeA, dns.RcodeNameError, 0, ecs4("198.51.100.0/24")},
+	} {
+		resp := serve(t, g, ecsQuery(t, tc.qname, tc.qtype, tc.e), "")
+		if resp.Rcode != tc.rcode || len(resp.Answer) != tc.n || !resp.Authoritative {
+			t.Errorf("%s %s: rcode %s, %d records, AA %t; want %s, %d, AA", tc.qname, dns.TypeToString[tc.qtype],
+				dns.RcodeToString[resp.Rcode], len(resp.Answer), resp.Authoritative, dns.RcodeToString[tc.rcode], tc.n)
+		}
+		checkECS(t, resp, tc.e, 0)
+	}
+}
+
+const topologyCorefile = `gslb example.org {
+	policy topology
+	topology 10.26.0.0/16 siteb sitea
+	topology 10.26.7.0/24 sitea
+	topology 2001:db8:26::/48 siteb
+	topology 10.27.0.0/16 siteb
+	member app.example.org 10.0.0.1 2001:db8::a site sitea
+	member app.example.org 10.0.1.1 2001:db8::b site siteb
+}`
+
+// TestECSTopology: the client subnet (else the source address) picks the
+// preferred site by longest prefix; the scope is the rule's length, or the
+// length of a more specific rule inside it (10.26.0.0/16 holds
+// 10.26.7.0/24); clients no rule matches get the fallback (round robin:
+// every member), with the scope of what we were told, or longer when it
+// holds a rule.
+func TestECSTopology(t *testing.T) {
+	g := newTestGSLB(t, topologyCorefile)
+	siteA, siteB := []string{"10.0.0.1"}, []string{"10.0.1.1"}
+	all := []string{"10.0.0.1", "10.0.1.1"}
+	tests := []struct {
+		name   string
+		e      *ecs
+		remote string
+		qtype  uint16
+		want   []string
+		scope  uint8 // when e != nil
+	}{
+		{"ECS in a /16 rule", ecs4("10.27.1.0/24"), "192.0.2.1", dns.TypeA, siteB, 16},
+		{"ECS host in a /16 rule", ecs4("10.27.200.9/32"), "", dns.TypeA, siteB, 16},
+		{"ECS in a /16 rule holding a /24 rule", ecs4("10.26.1.0/24"), "192.0.2.1", dns.TypeA, siteB, 24},
+		{"ECS host in a /16 rule holding a /24 rule", ecs4("10.26.200.9/32"), "", dns.TypeA, siteB, 24},
+		{"ECS in the more specific /24 rule", ecs4("10.26.7.0/24"), "", dns.TypeA, siteA, 24},
+		{"ECS host in the /24 rule", ecs4("10.26.7.200/32"), "10.26.1.1", dns.TypeA, siteA, 24},
+		{"ECS v6 in a /48 rule", ecs6("2001:db8:26:1::/56"), "", dns.TypeA, siteB, 48},
+		{"ECS v6 in a /48 rule, AAAA", ecs6("2001:db8:26:ff00::/56"), "", dns.TypeAAAA, []string{"2001:db8::b"}, 48},
+		{"ECS outside every rule: fallback", ecs4("192.0.2.0/24"), "10.26.1.1", dns.TypeA, all, 24},
+		{"ECS v6 outside every rule: fallback", ecs6("2001:db8:27::/56"), "10.26.1.1", dns.TypeA, all, 56},
+		{"ECS /8 holding rules: fallback scoped to the longest rule", ecs4("10.0.0.0/8"), "10.26.1.1", dns.TypeA, all, 24},
+		{"ECS v6 /32 holding a rule: fallback scoped to it", ecs6("2001:db8::/32"), "", dns.TypeA, all, 48},
+		{"ECS source 0: the source address decides, scope 0", ecs4("0.0.0.0/0"), "10.26.1.1", dns.TypeA, siteB, 0},
+		{"ECS source 0, family 0 (dig +subnet=0)", &ecs{0, "0.0.0.0/0"}, "10.26.7.5", dns.TypeA, siteA, 0},
+		{"ECS v6 source 0", ecs6("::/0"), "10.26.1.1", dns.TypeA, siteB, 0},
+		{"no ECS: source address in the /16 rule", nil, "10.26.1.1", dns.TypeA, siteB, 0},
+		{"no ECS: source address in the /24 rule", nil, "10.26.7.1", dns.TypeA, siteA, 0},
+		{"no ECS: v6 source address", nil, "2001:db8:26::5", dns.TypeA, siteB, 0},
+		{"no ECS: v4-mapped source address", nil, "::ffff:10.26.1.1", dns.TypeA, siteB, 0},
+		{"no ECS: source outside every rule", nil, "192.0.2.1", dns.TypeA, all, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := 0; i < 3; i++ { // topology picks the same site every time
+				resp := serve(t, g, ecsQuery(t, "app.example.org.", tc.qtype, tc.e), tc.remote)
+				got := answerAddrs(resp)
+				slices.Sort(got)
+				if resp.Rcode != dns.RcodeSuccess || !slices.Equal(got, tc.want) {
+					t.Fatalf("rcode %s answer %q, want %q", dns.RcodeToString[resp.Rcode], got, tc.want)
+				}
+				if tc.e != nil {
+					checkECS(t, resp, tc.e, tc.scope)
+				} else if resp.IsEdns0() != nil || len(resp.Extra) != 0 {
+					t.Fatalf("query without OPT got additional records %v", resp.Extra)
+				}
+			}
+		})
+	}
+}
+
+// TestNoECSNoOPT: without ECS the plugin adds no OPT record of its own,
+// whether the query had an OPT or not (the server echoes the query's OPT).
+func TestNoECSNoOPT(t *testing.T) {
+	g := newTestGSLB(t, topologyCorefile)
+	r := new(dns.Msg)
+	r.SetQuestion("app.example.org.", dns.TypeA)
+	r.SetEdns0(4096, true)
+	r = wire(t, r)
+	resp := serve(t, g, r, "10.26.1.1")
+	if len(resp.Extra) != 0 {
+		t.Fatalf("additional section %v, want empty (no ECS to echo)", resp.Extra)
+	}
+	if got := answerAddrs(resp); !slices.Equal(got, []string{"10.0.1.1"}) {
+		t.Fatalf("answer %q, want siteb's", got)
+	}
+}
+
+// TestECSSurvivesScrubWriter: CoreDNS's server wraps the writer in a
+// ScrubWriter, whose SizeAndDo keeps an OPT the plugin wrote (and would
+// strip ECS from the query's OPT were it reused): the client must get the
+// option, with the buffer size and DO bit of its query.
+func TestECSSurvivesScrubWriter(t *testing.T) {
+	g := newTestGSLB(t, fmt.Sprintf(hashCorefile, ""))
+	for _, tc := range []struct {
+		e  *ecs
+		do bool
+	}{
+		{ecs4("192.0.2.0/24"), false},
+		{ecs4("192.0.2.0/24"), true},
+		{ecs6("2001:db8:aa::/56"), false},
+	} {
+		r := new(dns.Msg)
+		r.SetQuestion("app.example.org.", dns.TypeA)
+		r.SetEdns0(1400, tc.do)
+		p := netip.MustParsePrefix(tc.e.prefix)
+		r.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: tc.e.family, SourceNetmask: uint8(p.Bits()), Address: net.IP(p.Addr().AsSlice())}}
+		r = wire(t, r)
+		rec := dnstest.NewRecorder(&test.ResponseWriter{})
+		if _, err := g.ServeDNS(context.Background(), request.NewScrubWriter(r, rec), r); err != nil {
+			t.Fatal(err)
+		}
+		resp := wire(t, rec.Msg)
+		scope := uint8(24)
+		if tc.e.family == 2 {
+			scope = 56
+		}
+		checkECS(t, resp, tc.e, scope)
+		opt := resp.IsEdns0()
+		if opt.UDPSize() != 1400 || opt.Do() != tc.do {
+			t.Errorf("%s: OPT size %d DO %t, want 1400 and %t", tc.e.prefix, opt.UDPSize(), opt.Do(), tc.do)
+		}
+		if len(resp.Answer) != 1 || resp.Rcode != dns.RcodeSuccess {
+			t.Errorf("%s: rcode %s answer %v", tc.e.prefix, dns.RcodeToString[resp.Rcode], resp.Answer)
+		}
+	}
+}
+
+// TestWeightedPolicy: weighted picks one record per query, in proportion to
+// the site weights; answers N gives N distinct records.
+func TestWeightedPolicy(t *testing.T) {
+	const corefile = `gslb example.org {
+	policy weighted
+	weight sitea 3
+	weight siteb 1
+	weight sitec 0
+	%s
+	member app.example.org 10.0.0.1 site sitea
+	member app.example.org 10.0.1.1 site siteb
+	member app.example.org 10.0.2.1 site sitec
+	member three.example.org 10.0.0.1 10.0.0.2 10.0.0.3 site sitea
+	member three.example.org 10.0.1.1 site siteb
+}`
+	g := newTestGSLB(t, fmt.Sprintf(corefile, ""))
+	const n = 2000
+	count := map[string]int{}
+	for i := 0; i < n; i++ {
+		resp, _ := query(t, g, &test.ResponseWriter{}, "app.example.org.", dns.TypeA)
+		if len(resp.Answer) != 1 {
+			t.Fatalf("query %d: %d records, want 1", i, len(resp.Answer))
+		}
+		count[answerAddrs(resp)[0]]++
+	}
+	if count["10.0.2.1"] != 0 {
+		t.Errorf("drained sitec answered %d times", count["10.0.2.1"])
+	}
+	if share := float64(count["10.0.0.1"]) / n; math.Abs(share-0.75) > 0.05 || count["10.0.0.1"]+count["10.0.1.1"] != n {
+		t.Errorf("sitea's share %.3f (%v), want 0.75 ± 0.05", share, count)
+	}
+
+	for _, tc := range []struct {
+		answers string
+		k       int
+	}{{"answers 1", 1}, {"answers 2", 2}, {"answers 0", 1}} {
+		g := newTestGSLB(t, fmt.Sprintf(corefile, tc.answers))
+		seen := map[string]bool{}
+		for i := 0; i < 200; i++ {
+			resp, _ := query(t, g, &test.ResponseWriter{}, "three.example.org.", dns.TypeA)
+			got := answerAddrs(resp)
+			if len(got) != tc.k || len(slices.Compact(slices.Sorted(slices.Values(got)))) != tc.k {
+				t.Fatalf("%s: answer %q, want %d distinct records", tc.answers, got, tc.k)
+			}
+			for _, a := range got {
+				seen[a] = true
+			}
+		}
+		if len(seen) != 4 {
+			t.Errorf("%s: 200 queries answered %v, want all four members at some point", tc.answers, seen)
+		}
+	}
+}
+
+// TestDownResponseNoneByProbe: a member whose TCP probe fails leaves the
+// answers; a name whose only member it is answers SERVFAIL (down_response
+// none). The probes only reach 127.0.0.1 (a listener of this test) and
+// 127.0.0.2 (nothing listens there).
+func TestDownResponseNoneByProbe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	g := newTestGSLB(t, fmt.Sprintf(`gslb example.org {
+	member down.example.org 127.0.0.2
+	member mixed.example.org 127.0.0.1 127.0.0.2
+	member alias.example.org lb.example.net
+	health_check tcp %d
+	health_targets 127.0.0.0/8
+	health_interval 100ms
+	health_timeout 500ms
+	down_response none
+}`, port))
+	// Before the first probe every member counts as healthy.
+	if resp, _ := query(t, g, &test.ResponseWriter{}, "down.example.org.", dns.TypeA); resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1 {
+		t.Fatalf("before probing: %v, want 127.0.0.2", resp)
+	}
+	if err := g.start(); err != nil {
+		t.Fatal(err)
+	}
+	defer g.stop()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _ := query(t, g, &test.ResponseWriter{}, "down.example.org.", dns.TypeA)
+		if resp.Rcode == dns.RcodeServerFailure {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("down.example.org still answers %v after 10s of failing probes", resp.Answer)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeANY} {
+		resp, _ := query(t, g, &test.ResponseWriter{}, "down.example.org.", qtype)
+		if resp.Rcode != dns.RcodeServerFailure || len(resp.Answer)+len(resp.Ns)+len(resp.Extra) != 0 {
+			t.Errorf("down %s: %v, want an empty SERVFAIL", dns.TypeToString[qtype], resp)
+		}
+	}
+	// NODATA types stay NODATA.
+	if resp, _ := query(t, g, &test.ResponseWriter{}, "down.example.org.", dns.TypeMX); resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 || len(resp.Ns) != 1 {
+		t.Errorf("down MX: %v, want NODATA with the SOA", resp)
+	}
+	waitFor(t, "mixed.example.org to lose 127.0.0.2", func() bool {
+		resp, _ := query(t, g, &test.ResponseWriter{}, "mixed.example.org.", dns.TypeA)
+		return slices.Equal(answerAddrs(resp), []string{"127.0.0.1"})
+	})
+	for i := 0; i < 5; i++ { // the live member stays in
+		resp, _ := query(t, g, &test.ResponseWriter{}, "mixed.example.org.", dns.TypeA)
+		if got := answerAddrs(resp); resp.Rcode != dns.RcodeSuccess || !slices.Equal(got, []string{"127.0.0.1"}) {
+			t.Fatalf("mixed: rcode %s answer %q, want 127.0.0.1 only", dns.RcodeToString[resp.Rcode], got)
+		}
+	}
+	// A CNAME member is never probed.
+	resp, _ := query(t, g, &test.ResponseWriter{}, "alias.example.org.", dns.TypeA)
+	if len(resp.Answer) != 1 || !strings.Contains(resp.Answer[0].String(), "lb.example.net.") {
+		t.Errorf("alias: %v, want the CNAME", resp.Answer)
+	}
+}
