@@ -11,6 +11,8 @@ import (
 )
 
 // memberHealth tells the table builder which members may be answered:
+//   - a member its source reports down (Avi oper status, endpoint readiness)
+//     is down, whatever else says;
 //   - a probed member is up while its probe passes, whatever its cluster's
 //     API server does (never fail over because one DNS server lost a watch);
 //   - an unprobed member is up unless its cluster's API server has been
@@ -56,6 +58,9 @@ func (h *memberHealth) Prepare(recs []model.Record) {
 
 // Up implements table.Health.
 func (h *memberHealth) Up(r model.Record) bool {
+	if r.SourceDown {
+		return false
+	}
 	if t, ok := target(r); ok {
 		return h.checker.Healthy(t)
 	}

@@ -181,7 +181,11 @@ func parsePolicyProperty(c *caddy.Controller, p *policyConfig) (handled bool, er
 				chk.Path = args[2]
 			}
 			p.healthMode = "forced"
-			p.healthCheck = chk.Apply(model.Check{Proto: proto, Path: "/"})
+			base := model.Check{Proto: proto}
+			if proto != model.CheckTCP {
+				base.Path = "/"
+			}
+			p.healthCheck = chk.Apply(base)
 		}
 	case "health_interval", "health_timeout", "api_grace":
 		if len(args) != 1 {
@@ -262,7 +266,13 @@ func parsePolicyProperty(c *caddy.Controller, p *policyConfig) (handled bool, er
 // checkSites makes sure weight, priority and topology only name sites that
 // exist in this stanza, so a typo does not silently do nothing.
 func (p *policyConfig) checkSites(file string, sites []string) error {
-	for s, line := range p.siteLines {
+	names := make([]string, 0, len(p.siteLines))
+	for s := range p.siteLines {
+		names = append(names, s)
+	}
+	slices.Sort(names) // report the same unknown site every time
+	for _, s := range names {
+		line := p.siteLines[s]
 		if !slices.Contains(sites, s) {
 			return lineErr(file, line, "site %q is not a site of this gslb stanza; sites are: %s", s, strings.Join(sites, ", "))
 		}

@@ -165,10 +165,10 @@ func TestParsePolicy(t *testing.T) {
 			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckHTTPS, Port: 8443, Path: "/ready"}
 		}},
 		{name: "health_check tcp", props: []string{"health_check tcp 5432"}, want: func(p *policyConfig) {
-			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckTCP, Port: 5432, Path: "/"}
+			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckTCP, Port: 5432}
 		}},
 		{name: "health_check port bounds", props: []string{"health_check tcp 1", "health_check tcp 65535"}, want: func(p *policyConfig) {
-			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckTCP, Port: 65535, Path: "/"}
+			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckTCP, Port: 65535}
 		}},
 
 		{name: "health timers and api_grace", props: []string{"health_interval 500ms", "health_timeout 2s", "api_grace 1m30s"}, want: func(p *policyConfig) {
@@ -426,7 +426,7 @@ func TestParseForcedHealthCheck(t *testing.T) {
 		{"health_check none", model.Check{}, false, 0, ""},
 		{"health_check http", model.Check{Proto: model.CheckHTTP, Port: 80, Path: "/"}, true, health.HTTP, "/"},
 		{"health_check https 8443 /ready", model.Check{Proto: model.CheckHTTPS, Port: 8443, Path: "/ready"}, true, health.HTTPS, "/ready"},
-		{"health_check tcp 5432", model.Check{Proto: model.CheckTCP, Port: 5432, Path: "/"}, true, health.TCP, ""},
+		{"health_check tcp 5432", model.Check{Proto: model.CheckTCP, Port: 5432}, true, health.TCP, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.prop, func(t *testing.T) {

@@ -47,6 +47,9 @@ type Record struct {
 	Check Check
 	// Overrides carries the publishing object's policy annotations.
 	Overrides Overrides
+	// SourceDown is the source's own verdict that the member is down (Avi's
+	// oper status, endpoint readiness): one health input among the others.
+	SourceDown bool
 }
 
 // Compare orders records by name, then member; records that differ only in
@@ -66,6 +69,12 @@ func (r Record) Compare(o Record) int {
 	}
 	if c := cmp.Compare(r.Check.Path, o.Check.Path); c != 0 {
 		return c
+	}
+	if r.SourceDown != o.SourceDown {
+		if r.SourceDown {
+			return 1
+		}
+		return -1
 	}
 	return r.Overrides.compare(o.Overrides)
 }

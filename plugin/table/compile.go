@@ -163,7 +163,7 @@ func contentHash(recs []model.Record, up []bool) uint64 {
 		h.Write(b)
 		h.Write([]byte(r.Member.Target))
 		h.Write([]byte{0})
-		fmt.Fprint(h, r.Check, r.Overrides)
+		fmt.Fprint(h, r.Check, r.Overrides, r.SourceDown)
 	}
 	return h.Sum64()
 }

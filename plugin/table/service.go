@@ -69,12 +69,10 @@ func (t *Table) addService(cfg *Config, recs []model.Record, up []bool) {
 		z.downNames++
 		switch down.Kind {
 		case model.DownAllRecords:
-			// Every member, healthy or not: better a maybe-dead VIP
-			// than no answer, for clients that retry.
+			// Every eligible member, healthy or not: better a
+			// maybe-dead VIP than no answer, for clients that retry.
+			// Drained and priority-0 members still never answer.
 			chosen = eligible
-			if len(chosen) == 0 {
-				chosen = members
-			}
 		case model.DownFallback:
 			if down.V4.IsValid() {
 				n.downA = capped(newRR(fqdn, ttl, model.Member{Addr: down.V4}))
@@ -88,14 +86,8 @@ func (t *Table) addService(cfg *Config, recs []model.Record, up []bool) {
 	}
 
 	var v4, v6, alias []policy.Candidate
-	seen := map[string]bool{}
 	for _, m := range chosen {
 		rr := newRR(fqdn, ttl, m.rec.Member)
-		key := rrData(m.rec.Member)
-		if seen[key] {
-			continue // one address at two sites answers once
-		}
-		seen[key] = true
 		c := policy.Candidate{RR: rr, Site: m.rec.Member.Site, Weight: max(m.weight, 1)}
 		switch {
 		case m.rec.Member.IsAlias():
@@ -122,17 +114,24 @@ func (t *Table) addService(cfg *Config, recs []model.Record, up []bool) {
 	t.addParents(fqdn, n.zone)
 }
 
-// mergeMembers folds records of the same (site, address or target) into one
-// member; it is up only when every record says so (all its probes pass).
+// mergeMembers folds the records of one address (or CNAME target) into one
+// member, whichever objects and sources published it: an address answers
+// once, the first record (alphabetically first site) gives its site and
+// overrides, and it is up only when every record says so (every probe and
+// every source verdict, e.g. Avi's oper status, passes).
 func mergeMembers(recs []model.Record, up []bool) []*member {
 	var out []*member
+	byData := map[string]*member{}
 	for i, r := range recs {
 		isUp := up == nil || up[i]
-		if k := len(out) - 1; k >= 0 && out[k].rec.Member == r.Member {
-			out[k].up = out[k].up && isUp
+		key := rrData(r.Member)
+		if m, ok := byData[key]; ok {
+			m.up = m.up && isUp
 			continue
 		}
-		out = append(out, &member{rec: r, up: isUp})
+		m := &member{rec: r, up: isUp}
+		byData[key] = m
+		out = append(out, m)
 	}
 	return out
 }
@@ -165,7 +164,11 @@ func resolveSettings(cfg *Config, members []*member) (policy.Settings, uint32, m
 			return true
 		}
 		if !same {
-			conflicts = append(conflicts, fmt.Sprintf("sites %s and %s set different %s; %s's wins", *first, site, what, *first))
+			if *first == site {
+				conflicts = append(conflicts, fmt.Sprintf("objects of site %s set different %s; the first one's wins", site, what))
+			} else {
+				conflicts = append(conflicts, fmt.Sprintf("sites %s and %s set different %s; %s's wins", *first, site, what, *first))
+			}
 		}
 		return false
 	}
