@@ -84,6 +84,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		Services:   cfg.services,
 		InZone:     func(fqdn string) bool { return plugin.Zones(cfg.zones).Matches(fqdn) != "" },
 	}
+	opts.EndpointReadiness = p.endpointReadiness
 	switch p.healthMode {
 	case "none":
 		opts.DefaultCheck = &model.Check{}

@@ -42,6 +42,9 @@ type policyConfig struct {
 	healthCheck model.Check
 	health      health.Settings
 	apiGrace    time.Duration
+	// endpointReadiness: a member is down while the Services behind its
+	// object have no ready endpoint.
+	endpointReadiness bool
 }
 
 func newPolicyConfig() policyConfig {
@@ -69,6 +72,7 @@ var policyProperties = map[string]bool{
 	"policy": true, "hash_mask": true, "weight": true, "priority": true, "topology": true, "down_response": true,
 	"health_check": true, "health_interval": true, "health_timeout": true, "health_rise": true, "health_fall": true,
 	"health_expect": true, "health_tls": true, "health_targets": true, "api_grace": true,
+	"endpoint_readiness": true,
 }
 
 // parsePolicyProperty handles the policy and health properties; handled is
@@ -203,6 +207,11 @@ func parsePolicyProperty(c *caddy.Controller, p *policyConfig) (handled bool, er
 		default:
 			p.apiGrace = d
 		}
+	case "endpoint_readiness":
+		if len(args) != 0 {
+			return true, c.Errf("endpoint_readiness takes no arguments")
+		}
+		p.endpointReadiness = true
 	case "health_rise", "health_fall":
 		if len(args) != 1 {
 			return true, argErr("a count 1-10")

@@ -44,6 +44,9 @@ type Options struct {
 	// objects' gslb.io/health-* annotations still win. A zero Check turns
 	// probing off by default.
 	DefaultCheck *model.Check
+	// EndpointReadiness makes a member down while none of the Services
+	// behind its object has a ready endpoint (EndpointSlices).
+	EndpointReadiness bool
 }
 
 // probeInterval is how often an API server's /readyz is asked, to tell
@@ -71,6 +74,12 @@ type Watcher struct {
 	// 0 while it answers.
 	downSince atomic.Int64
 
+	// informers of the selected objects by kind, to re-evaluate a
+	// namespace's objects when a Service's readiness flips.
+	informers      map[string][]cache.SharedIndexInformer
+	endpoints      *endpoints
+	endpointSynced cache.InformerSynced
+
 	mu      sync.Mutex
 	ignored map[string]int    // object key -> hosts ignored
 	invalid map[string]string // object key -> last reported annotation errors
@@ -84,7 +93,8 @@ func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("site %s (context %q): %w", c.Site, c.Context, err)
 	}
-	w := &Watcher{cluster: c, opts: opts, store: store, client: client, stop: make(chan struct{}), ignored: map[string]int{}, invalid: map[string]string{}}
+	w := &Watcher{cluster: c, opts: opts, store: store, client: client, stop: make(chan struct{}),
+		ignored: map[string]int{}, invalid: map[string]string{}, informers: map[string][]cache.SharedIndexInformer{}, endpoints: newEndpoints()}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	namespaces := opts.Namespaces
 	if len(namespaces) == 0 {
@@ -101,19 +111,41 @@ func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
 			w.register(f.Core().V1().Services().Informer(), "service")
 		}
 		w.factories = append(w.factories, f)
+		if opts.EndpointReadiness {
+			// EndpointSlices do not carry the gslb label: their own
+			// factory, without the selector.
+			ef := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
+			w.watchEndpoints(ef.Discovery().V1().EndpointSlices().Informer())
+			w.factories = append(w.factories, ef)
+		}
 	}
 	return w, nil
+}
+
+func stripManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
+}
+
+// resyncNamespace re-evaluates every selected object of namespace ns.
+func (w *Watcher) resyncNamespace(ns string) {
+	for kind, infs := range w.informers {
+		for _, inf := range infs {
+			objs, _ := inf.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
+			for _, obj := range objs {
+				w.update(kind, obj)
+			}
+		}
+	}
 }
 
 func (w *Watcher) register(inf cache.SharedIndexInformer, kind string) {
 	// Objects are cached whole by the informer; managed fields are often
 	// the bulk of an object and we never read them.
-	_ = inf.SetTransform(func(obj any) (any, error) {
-		if m, ok := obj.(metav1.Object); ok {
-			m.SetManagedFields(nil)
-		}
-		return obj, nil
-	})
+	_ = inf.SetTransform(stripManagedFields)
+	w.informers[kind] = append(w.informers[kind], inf)
 	_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 		w.markDown()
 		if w.connected.Swap(false) {
@@ -137,13 +169,22 @@ func (w *Watcher) key(kind string, obj any) string {
 
 func (w *Watcher) update(kind string, obj any) {
 	var ex Extracted
+	var ns string
+	var backends []string
 	switch o := obj.(type) {
 	case *networkingv1.Ingress:
 		ex = FromIngress(o, w.cluster.Site, w.opts.InZone, w.opts.DefaultCheck)
+		ns, backends = o.Namespace, BackendServices(o)
 	case *corev1.Service:
 		ex = FromService(o, w.cluster.Site, w.opts.InZone, w.opts.DefaultCheck)
+		ns, backends = o.Namespace, []string{o.Name}
 	default:
 		return
+	}
+	if w.opts.EndpointReadiness && !w.endpoints.anyReady(ns, backends) {
+		for i := range ex.Records {
+			ex.Records[i].SourceDown = true
+		}
 	}
 	key := w.key(kind, obj)
 	w.reportErrors(key, ex.Errors)
@@ -189,6 +230,11 @@ func (w *Watcher) Start() {
 	go func() {
 		defer w.done.Done()
 		if cache.WaitForCacheSync(w.stop, w.synced...) {
+			if w.endpointSynced != nil {
+				// Readiness is known only now: apply it everywhere.
+				w.endpoints.markSynced()
+				w.resyncAll()
+			}
 			syncedGauge.WithLabelValues(w.cluster.Site).Set(1)
 			log.Infof("Site %s (context %q): synced", w.cluster.Site, w.cluster.Context)
 		}
@@ -296,4 +342,14 @@ func (w *Watcher) DisconnectedSince() time.Time {
 		return time.Unix(0, n)
 	}
 	return time.Time{}
+}
+
+func (w *Watcher) resyncAll() {
+	for kind, infs := range w.informers {
+		for _, inf := range infs {
+			for _, obj := range inf.GetStore().List() {
+				w.update(kind, obj)
+			}
+		}
+	}
 }

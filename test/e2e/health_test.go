@@ -12,6 +12,8 @@ import (
 
 	"github.com/gslb/gslb/test/lab"
 	"github.com/miekg/dns"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // member is an HTTP server standing in for a site's VIP, on its own
@@ -228,4 +230,52 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// setEndpoints creates or updates the EndpointSlice of Service svc in site i
+// with one endpoint whose readiness is ready (the lab has no controller
+// manager to do it).
+func setEndpoints(t *testing.T, i int, ns, svc string, ready bool) {
+	t.Helper()
+	ctx := context.Background()
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: svc + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.0.10"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+	}
+	api := site(i).DiscoveryV1().EndpointSlices(ns)
+	if old, err := api.Get(ctx, slice.Name, metav1.GetOptions{}); err == nil {
+		slice.ResourceVersion = old.ResourceVersion
+		if _, err := api.Update(ctx, slice, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if _, err := api.Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEndpointReadiness: with endpoint_readiness, a site whose backing
+// Service has no ready endpoint is out of the answers.
+func TestEndpointReadiness(t *testing.T) {
+	ns := namespace(t, "ready")
+	host := ns + ".gslb.sddc.lab"
+	noProbe := map[string]string{"gslb.io/health-check": "none"}
+	gslbIngress(t, 0, ns, host, "172.26.17.80", noProbe)
+	gslbIngress(t, 1, ns, host, "172.27.17.80", noProbe)
+	setEndpoints(t, 0, ns, "web", true)
+	setEndpoints(t, 1, ns, "web", true)
+
+	s := startServer(t, gslbBlock("endpoint_readiness"))
+	s.eventually(host, dns.TypeA, updateBound, "172.26.17.80", "172.27.17.80")
+	setEndpoints(t, 1, ns, "web", false)
+	took := s.eventually(host, dns.TypeA, updateBound, "172.26.17.80")
+	t.Logf("site B's endpoints not ready: out of the answers after %.0f ms", took.Seconds()*1000)
+	setEndpoints(t, 1, ns, "web", true)
+	s.eventually(host, dns.TypeA, updateBound, "172.26.17.80", "172.27.17.80")
+	if err := site(0).DiscoveryV1().EndpointSlices(ns).Delete(context.Background(), "web-1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually(host, dns.TypeA, updateBound, "172.27.17.80")
 }
