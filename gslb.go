@@ -28,6 +28,7 @@ type GSLB struct {
 	Next plugin.Handler
 	Fall fall.F
 
+	zones    []string
 	builder  *table.Builder
 	store    *model.Store
 	watchers []*kube.Watcher
@@ -73,6 +74,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	}
 	g := &GSLB{
 		Fall:    cfg.fall,
+		zones:   cfg.zones,
 		store:   store,
 		timeout: cfg.startupTimeout,
 		stopCh:  make(chan struct{}),
@@ -184,6 +186,14 @@ func (g *GSLB) stop() error {
 	})
 	return nil
 }
+
+// CacheBypassZones implements cache.ZoneBypasser: CoreDNS's cache passes
+// queries for our zones straight through. Its key (name, type, class, DO/CD)
+// ignores the client subnet and its writer drops the EDNS options we echo,
+// so behind it a per-query pick, a consistent hash or a topology answer
+// would be frozen for everybody and ECS-aware resolvers would cache them as
+// valid for all clients. Our answers come from memory anyway.
+func (g *GSLB) CacheBypassZones() []string { return g.zones }
 
 // Ready implements ready.Readiness.
 func (g *GSLB) Ready() bool { return g.ready.Load() }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/plugin/cache"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/request"
@@ -655,4 +656,14 @@ func (c *checkWriter) WriteMsg(m *dns.Msg) error {
 		c.b.Fatalf("benchmark query answered %s with %d records, want %s with %d", dns.RcodeToString[m.Rcode], len(m.Answer), dns.RcodeToString[c.rcode], c.n)
 	}
 	return nil
+}
+
+// TestCacheBypassZones: CoreDNS's cache must pass our zones through (it
+// would freeze per-query picks and drop the ECS option).
+func TestCacheBypassZones(t *testing.T) {
+	g := newTestGSLB(t, "gslb example.org example.net {\n member a.example.org 192.0.2.1\n}")
+	var _ cache.ZoneBypasser = g
+	if got := g.CacheBypassZones(); !slices.Equal(got, []string{"example.org.", "example.net."}) {
+		t.Errorf("CacheBypassZones = %v, want both zones", got)
+	}
 }
