@@ -14,6 +14,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/coredns/coredns/request"
+	"github.com/gslb/gslb/plugin/avi"
 	"github.com/gslb/gslb/plugin/health"
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
@@ -32,7 +33,8 @@ type GSLB struct {
 	builder  *table.Builder
 	store    *model.Store
 	watchers []*kube.Watcher
-	checker  *health.Checker // nil when no member is probed
+	avi      *avi.Source // nil without an avi block
+	checker  *health.Checker
 	health   *memberHealth
 	timeout  time.Duration
 
@@ -85,8 +87,9 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		Ingresses:  cfg.ingresses,
 		Services:   cfg.services,
 		InZone:     func(fqdn string) bool { return plugin.Zones(cfg.zones).Matches(fqdn) != "" },
+
+		EndpointReadiness: p.endpointReadiness,
 	}
-	opts.EndpointReadiness = p.endpointReadiness
 	switch p.healthMode {
 	case "none":
 		opts.DefaultCheck = &model.Check{}
@@ -99,6 +102,15 @@ func newGSLB(cfg *config) (*GSLB, error) {
 			return nil, err
 		}
 		g.watchers = append(g.watchers, w)
+	}
+	if cfg.avi != nil {
+		a := *cfg.avi
+		a.InZone = opts.InZone
+		s, err := avi.New(a, store)
+		if err != nil {
+			return nil, err
+		}
+		g.avi = s
 	}
 	// The checker's onChange needs the builder, which needs the health
 	// adapter: tie the knot through g.
@@ -128,6 +140,9 @@ func (g *GSLB) start() error {
 	}()
 	for _, w := range g.watchers {
 		w.Start()
+	}
+	if g.avi != nil {
+		g.avi.Start()
 	}
 	go func() {
 		defer g.wg.Done()
@@ -159,6 +174,10 @@ func (g *GSLB) waitReady() {
 						w.Site(), w.Context(), g.timeout)
 				}
 			}
+			if g.avi != nil && !g.avi.HasSynced() {
+				log.Warningf("Avi controller %s has not answered after %s; serving the other sources now, its GSLB services will appear when it answers",
+					g.avi.URL(), g.timeout)
+			}
 			g.ready.Store(true)
 			return
 		case <-tick.C:
@@ -172,7 +191,7 @@ func (g *GSLB) synced() bool {
 			return false
 		}
 	}
-	return true
+	return g.avi == nil || g.avi.HasSynced()
 }
 
 // stop ends everything start began; a reload must not leak watches.
@@ -181,6 +200,9 @@ func (g *GSLB) stop() error {
 		close(g.stopCh)
 		for _, w := range g.watchers {
 			w.Stop()
+		}
+		if g.avi != nil {
+			g.avi.Stop()
 		}
 		g.wg.Wait()
 	})

@@ -221,3 +221,43 @@ func TestSiteOutage(t *testing.T) {
 	t.Logf("site B back: an update made right after its restart was answered after %.1f s (reflector back-off)", took.Seconds())
 	_ = begin
 }
+
+// TestAPIGrace: members that are not probed stay while their cluster's API
+// server is away for less than api_grace, then leave until it returns.
+func TestAPIGrace(t *testing.T) {
+	ns := namespace(t, "grace")
+	host := ns + ".gslb.sddc.lab"
+	noProbe := map[string]string{"gslb.io/health-check": "none"}
+	for i, vip := range []string{"172.26.17.90", "172.27.17.90"} {
+		if _, err := lab.CreateIngress(context.Background(), site(i), lab.IngressSpec{
+			Namespace: ns, Name: "web", Labels: lab.GSLBLabels(), Annotations: noProbe, Hosts: []string{host}, Service: "web", Port: 80,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := lab.SetIngressStatus(context.Background(), site(i), ns, "web", []string{vip}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := startServer(t, gslbBlock("api_grace 3s"))
+	s.eventually(host, dns.TypeA, updateBound, "172.26.17.90", "172.27.17.90")
+
+	b := theLab.Clusters[1]
+	b.StopAPIServer()
+	defer func() {
+		if !b.Running() {
+			b.Start(context.Background())
+		}
+	}()
+	begin := time.Now()
+	took := s.eventually(host, dns.TypeA, resumeBound, "172.26.17.90")
+	// Unreachability is noticed by a failed watch or the 5 s /readyz probe,
+	// then the grace runs: never sooner than the grace itself.
+	if took < 3*time.Second {
+		t.Errorf("site B's members left %s after its API server stopped: sooner than api_grace 3s", took)
+	}
+	t.Logf("site B unreachable: its unprobed members left after %.1f s (api_grace 3s)", time.Since(begin).Seconds())
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("site B back: its members returned after %.1f s", s.eventually(host, dns.TypeA, resumeBound, "172.26.17.90", "172.27.17.90").Seconds())
+}

@@ -11,6 +11,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -171,7 +172,9 @@ func run(coredns string, trials int, interval, timeout time.Duration, fall, rise
 		}
 		// Let the survivor's and victim's probe histories settle: both up,
 		// each probed at least rise times since its last change.
-		time.Sleep(interval*time.Duration(rise) + interval/2)
+		// A random extra delay puts the kill at a random phase of the
+		// probe schedule, so the trials sample the whole distribution.
+		time.Sleep(interval*time.Duration(rise) + interval/2 + rand.N(interval))
 		victim.stop()
 		rest := []string{ipB}
 		if victim == b {
