@@ -14,6 +14,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/fall"
+	"github.com/gslb/gslb/plugin/avi"
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/table"
@@ -53,6 +54,7 @@ type config struct {
 	startupTimeout time.Duration
 	fall           fall.F
 	policy         policyConfig
+	avi            *avi.Config // nil without an avi block
 }
 
 func setup(c *caddy.Controller) error {
@@ -237,13 +239,16 @@ func parse(c *caddy.Controller) (*config, error) {
 				cfg.fall.SetZonesFromArgs(c.RemainingArgs())
 			default:
 				handled, err := parsePolicyProperty(c, &cfg.policy)
+				if err == nil && !handled {
+					handled, err = parseAviProperty(c, cfg)
+				}
 				if err != nil {
 					return nil, err
 				}
 				if !handled {
 					return nil, c.Errf("unknown property %q; known: kubeconfig, site, resources, selector, namespaces, ttl, answers, member, "+
 						"nameserver, hostmaster, startup_timeout, fallthrough, policy, hash_mask, weight, priority, topology, down_response, "+
-						"health_check, health_interval, health_timeout, health_rise, health_fall, health_expect, health_tls, health_targets, api_grace, endpoint_readiness", c.Val())
+						"health_check, health_interval, health_timeout, health_rise, health_fall, health_expect, health_tls, health_targets, api_grace, endpoint_readiness, avi", c.Val())
 				}
 			}
 		}
@@ -254,7 +259,7 @@ func parse(c *caddy.Controller) (*config, error) {
 		}
 	}
 
-	clusters, err := loadClusters(c.File(), kubeconfigs, siteOf, siteLine, inClusterSite, len(cfg.static) > 0)
+	clusters, err := loadClusters(c.File(), kubeconfigs, siteOf, siteLine, inClusterSite, len(cfg.static) > 0 || cfg.avi != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -266,6 +271,7 @@ func parse(c *caddy.Controller) (*config, error) {
 	for _, cl := range clusters {
 		sites = append(sites, cl.Site)
 	}
+	sites = append(sites, aviSiteNames(cfg.avi)...)
 	for _, r := range cfg.static {
 		if !slices.Contains(sites, r.Member.Site) {
 			sites = append(sites, r.Member.Site)
@@ -418,7 +424,7 @@ func loadClusters(corefile string, lines []kubeconfigLine, siteOf map[string]str
 		if haveStatic {
 			return nil, nil // static members only
 		}
-		return nil, fmt.Errorf("no kubeconfig given and not running inside a cluster: add `kubeconfig FILE` (the merged kubeconfig of your member clusters) or `member` lines")
+		return nil, fmt.Errorf("no kubeconfig given and not running inside a cluster: add `kubeconfig FILE` (the merged kubeconfig of your member clusters), `member` lines or an `avi` controller")
 	}
 	rc, err := rest.InClusterConfig()
 	if err != nil {
