@@ -6,13 +6,14 @@
 //
 // # What is read
 //
-// Every poll reads /api/gslb (site names), every page of /api/gslbservice
+// Every poll reads /api/gslb (site names; a 4xx there is not an error:
+// members are then named by cluster uuid), every page of /api/gslbservice
 // (configuration) and every page of /api/gslbservice-inventory (runtime).
 // The inventory's config part lacks ttl and num_dns_ip, so configuration
 // always comes from /api/gslbservice; a controller without the inventory
-// endpoint (404, before 22.1.1) is asked /api/gslbservice/<uuid>/runtime for
-// each enabled service instead (8 at a time), and the inventory is tried
-// again an hour later.
+// endpoint (404 before 22.1.1, or 400 for an older X-Avi-Version) is asked
+// /api/gslbservice/<uuid>/runtime for each enabled service instead (8 at a
+// time), and the inventory is tried again an hour later.
 //
 // # Mapping (Avi -> records)
 //
@@ -29,9 +30,12 @@
 //     else the cluster uuid; a member without cluster_uuid takes the
 //     runtime's site_name, else "avi".
 //   - Weight = ratio (Avi default 1, clamped to 1-20); Priority = the
-//     group's priority (Avi default 10, at most 100). Pools therefore fail
-//     over by priority, which is GSLB_SERVICE_ALGORITHM_PRIORITY; the GEO
+//     group's priority (Avi default 10, at most 100; 0 never answers, as
+//     everywhere in this plugin). The highest-priority pool with an up
+//     member answers, which is GSLB_SERVICE_ALGORITHM_PRIORITY; the GEO
 //     pool algorithm is not modelled and behaves the same.
+//   - A service that is disabled, deleted or left without records loses
+//     its records at the next successful poll.
 //   - Algorithm (one per name in our model) comes from the highest-priority
 //     enabled group: ROUND_ROBIN is round robin, or weighted when the
 //     group's members have different ratios (Avi's round robin honours
@@ -368,10 +372,12 @@ func (s *Source) readRuntime(ctx context.Context, gs []*models.GslbService) (map
 			}
 			return out, nil
 		}
-		if kindOf(err) != KindNotFound {
+		// 404 (before 22.1.1) or 400 (an X-Avi-Version older than the
+		// endpoint): not an outage, the per-service runtime still works.
+		if k := kindOf(err); k != KindNotFound && k != KindRejected {
 			return nil, err
 		}
-		log.Infof("Avi controller %s has no /api/gslbservice-inventory (it came in 22.1.1): reading each service's runtime instead", s.origin)
+		log.Infof("Avi controller %s: no /api/gslbservice-inventory (%v; it came in 22.1.1): reading each service's runtime instead, one request per service", s.origin, err)
 		s.noInventory = time.Now().Add(inventoryRetry)
 	}
 	var (
