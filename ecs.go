@@ -1,9 +1,11 @@
 package gslb
 
 import (
+	"context"
 	"net"
 	"net/netip"
 
+	"github.com/coredns/coredns/plugin/metadata"
 	"github.com/gslb/gslb/plugin/policy"
 	"github.com/miekg/dns"
 )
@@ -70,4 +72,17 @@ func echoECS(m, r *dns.Msg, ecs *dns.EDNS0_SUBNET, scope int) {
 	}
 	opt.Option = []dns.EDNS0{reply}
 	m.Extra = append(m.Extra, opt)
+}
+
+// geoOf reads the client's country and continent codes that the geoip
+// plugin (with the metadata plugin) put in the query's context; empty when
+// they are not there.
+func geoOf(ctx context.Context) (country, continent string) {
+	if f := metadata.ValueFunc(ctx, "geoip/country/code"); f != nil {
+		country = f()
+	}
+	if f := metadata.ValueFunc(ctx, "geoip/continent/code"); f != nil {
+		continent = f()
+	}
+	return country, continent
 }

@@ -50,6 +50,9 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		store.Set("static", cfg.static)
 	}
 	p := &cfg.policy
+	if p.topology.HasGeo() {
+		p.topology.Geo = geoOf
+	}
 	tcfg := table.Config{
 		TTL:             cfg.ttl,
 		Answers:         cfg.answers,
@@ -239,6 +242,7 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 	}
 	client, ecs := clientOf(w, r)
+	client.Ctx = ctx
 	a := t.Lookup(z, qname, state.QType(), client)
 	if a.Result == table.NXDomain && g.Fall.Through(qname) {
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)

@@ -37,6 +37,7 @@ type policyConfig struct {
 	siteLines            map[string]int // site named by weight/priority/topology -> line, checked later
 	topology             *policy.Topology
 	topoSeen             map[netip.Prefix]bool
+	geoSeen              map[string]bool
 
 	healthMode  string // auto, none, or a protocol forced on every member
 	healthCheck model.Check
@@ -57,6 +58,7 @@ func newPolicyConfig() policyConfig {
 		siteLines:  map[string]int{},
 		topology:   policy.NewTopology(),
 		topoSeen:   map[netip.Prefix]bool{},
+		geoSeen:    map[string]bool{},
 		healthMode: "auto",
 		health: health.Settings{
 			Interval: defaultHealthInterval,
@@ -129,8 +131,11 @@ func parsePolicyProperty(c *caddy.Controller, p *policyConfig) (handled bool, er
 		}
 		p.siteLines[args[0]] = c.Line()
 	case "topology":
+		if len(args) >= 1 && (args[0] == "country" || args[0] == "continent") {
+			return true, parseGeoTopology(c, p, args)
+		}
 		if len(args) < 2 {
-			return true, argErr("a client subnet and preferred sites: topology CIDR SITE...")
+			return true, argErr("a client subnet and preferred sites: topology CIDR SITE... (or topology country|continent CODE SITE...)")
 		}
 		pfx, err := netip.ParsePrefix(args[0])
 		if err != nil {
@@ -270,6 +275,34 @@ func parsePolicyProperty(c *caddy.Controller, p *policyConfig) (handled bool, er
 		}
 	}
 	return true, nil
+}
+
+// parseGeoTopology reads `topology country|continent CODE SITE...`: rules on
+// the geoip plugin's metadata (geoip/country/code, geoip/continent/code).
+func parseGeoTopology(c *caddy.Controller, p *policyConfig, args []string) error {
+	kind := args[0]
+	if len(args) < 3 {
+		return c.Errf("topology %s needs a code and preferred sites: topology %s CODE SITE...", kind, kind)
+	}
+	code := strings.ToUpper(args[1])
+	valid := len(code) == 2 && strings.Trim(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
+	if !valid {
+		return c.Errf("topology %s: %q is not a two-letter code such as GB (country) or EU (continent)", kind, args[1])
+	}
+	seen := kind + "/" + code
+	if p.geoSeen[seen] {
+		return c.Errf("topology %s %s is given twice", kind, code)
+	}
+	p.geoSeen[seen] = true
+	if kind == "country" {
+		p.topology.AddCountry(code, args[2:])
+	} else {
+		p.topology.AddContinent(code, args[2:])
+	}
+	for _, s := range args[2:] {
+		p.siteLines[s] = c.Line()
+	}
+	return nil
 }
 
 // checkSites makes sure weight, priority and topology only name sites that

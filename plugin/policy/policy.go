@@ -5,6 +5,7 @@
 package policy
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -19,6 +20,9 @@ type Client struct {
 	Addr netip.Addr
 	// Bits is the ECS source prefix length, or the full address length.
 	Bits int
+	// Ctx carries the query's metadata (the geoip plugin's country and
+	// continent), read only by topology country/continent rules.
+	Ctx context.Context
 }
 
 // Settings are the resolved choices for one GSLB service.
@@ -109,10 +113,15 @@ func (s *Set) Pick(seq uint32, c Client) ([]dns.RR, int) {
 	}
 	if s.s.Algorithm == model.Topology {
 		if sites, bits, ok := s.s.Topology.Match(c.Addr); ok {
-			for _, site := range sites {
-				if r := s.sites[site]; r != nil {
-					return r.pick(seq), bits
-				}
+			if r := s.preferred(sites); r != nil {
+				return r.pick(seq), bits
+			}
+		}
+		if sites, ok := s.s.Topology.MatchGeo(c.Ctx); ok {
+			if r := s.preferred(sites); r != nil {
+				// Valid for the subnet we were told about: we do not know
+				// how far the country extends.
+				return r.pick(seq), c.Bits
 			}
 		}
 		rrs, scope := s.pick(s.s.Fallback, seq, c)
@@ -126,6 +135,16 @@ func (s *Set) Pick(seq uint32, c Client) ([]dns.RR, int) {
 		return rrs, max(scope, s.s.Topology.MaxBits(c.Addr))
 	}
 	return s.pick(s.s.Algorithm, seq, c)
+}
+
+// preferred returns the rotation of the first listed site that has members.
+func (s *Set) preferred(sites []string) *rotation {
+	for _, site := range sites {
+		if r := s.sites[site]; r != nil {
+			return r
+		}
+	}
+	return nil
 }
 
 func (s *Set) pick(a model.Algorithm, seq uint32, c Client) ([]dns.RR, int) {

@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"context"
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // Topology maps client subnets to preferred sites, most specific prefix
@@ -14,11 +16,50 @@ type Topology struct {
 	scope map[netip.Prefix]int
 	lens4 []int // distinct prefix lengths, longest first
 	lens6 []int
+
+	// Country and continent rules (ISO codes, upper case), consulted when
+	// no CIDR rule matches, through Geo.
+	countries, continents map[string][]string
+	// Geo reads the client's country and continent codes for a query,
+	// e.g. from the geoip plugin's metadata; nil disables geo rules.
+	Geo func(ctx context.Context) (country, continent string)
 }
 
 // NewTopology returns an empty rule set.
 func NewTopology() *Topology {
-	return &Topology{rules: map[netip.Prefix][]string{}, scope: map[netip.Prefix]int{}}
+	return &Topology{rules: map[netip.Prefix][]string{}, scope: map[netip.Prefix]int{},
+		countries: map[string][]string{}, continents: map[string][]string{}}
+}
+
+// AddCountry maps an ISO 3166 country code to preferred sites.
+func (t *Topology) AddCountry(code string, sites []string) {
+	t.countries[strings.ToUpper(code)] = slices.Clone(sites)
+}
+
+// AddContinent maps a continent code (EU, NA, AS, ...) to preferred sites.
+func (t *Topology) AddContinent(code string, sites []string) {
+	t.continents[strings.ToUpper(code)] = slices.Clone(sites)
+}
+
+// HasGeo tells whether any country or continent rule exists.
+func (t *Topology) HasGeo() bool {
+	return t != nil && len(t.countries)+len(t.continents) > 0
+}
+
+// MatchGeo returns the preferred sites for the query's country, else its
+// continent. It costs nothing without geo rules.
+func (t *Topology) MatchGeo(ctx context.Context) ([]string, bool) {
+	if !t.HasGeo() || t.Geo == nil || ctx == nil {
+		return nil, false
+	}
+	country, continent := t.Geo(ctx)
+	if sites, ok := t.countries[country]; ok && country != "" {
+		return sites, true
+	}
+	if sites, ok := t.continents[continent]; ok && continent != "" {
+		return sites, true
+	}
+	return nil, false
 }
 
 // Add maps prefix to sites in order of preference. A prefix added twice
@@ -53,7 +94,7 @@ func (t *Topology) Len() int {
 	if t == nil {
 		return 0
 	}
-	return len(t.rules)
+	return len(t.rules) + len(t.countries) + len(t.continents)
 }
 
 // Match returns the preferred sites of the most specific rule containing a,

@@ -1,6 +1,9 @@
 package policy
 
 import (
+	"context"
+
+	"github.com/gslb/gslb/plugin/model"
 	"net/netip"
 	"slices"
 	"testing"
@@ -70,5 +73,47 @@ func TestTopologyScope(t *testing.T) {
 	var none *Topology
 	if got := none.MaxBits(netip.MustParseAddr("10.0.0.1")); got != 0 {
 		t.Errorf("MaxBits of nil = %d, want 0", got)
+	}
+}
+
+func TestTopologyGeo(t *testing.T) {
+	topo := NewTopology()
+	topo.Add(netip.MustParsePrefix("10.0.0.0/8"), []string{"sitea"})
+	topo.AddCountry("gb", []string{"siteb", "sitea"})
+	topo.AddContinent("EU", []string{"sitea"})
+	type geoKey struct{}
+	topo.Geo = func(ctx context.Context) (string, string) {
+		g, _ := ctx.Value(geoKey{}).([2]string)
+		return g[0], g[1]
+	}
+	members := cands("sitea 172.26.17.21 1", "siteb 172.27.17.21 1")
+	set := NewSet(Settings{Algorithm: model.Topology, Topology: topo}, members)
+	for _, tc := range []struct {
+		client    string
+		geo       [2]string
+		want      []string
+		wantScope int
+	}{
+		{"81.2.69.0/24", [2]string{"GB", "EU"}, []string{"172.27.17.21"}, 24},                 // country rule
+		{"81.3.0.0/16", [2]string{"FR", "EU"}, []string{"172.26.17.21"}, 16},                  // continent rule
+		{"10.1.0.0/16", [2]string{"GB", "EU"}, []string{"172.26.17.21"}, 8},                   // a CIDR rule wins over geo
+		{"192.0.2.0/24", [2]string{"US", "NA"}, []string{"172.26.17.21", "172.27.17.21"}, 24}, // fallback
+		{"192.0.2.0/24", [2]string{"", ""}, []string{"172.26.17.21", "172.27.17.21"}, 24},     // no geo data
+	} {
+		c := client(tc.client)
+		c.Ctx = context.WithValue(context.Background(), geoKey{}, tc.geo)
+		rrs, scope := set.Pick(0, c)
+		var got []string
+		for _, rr := range rrs {
+			got = append(got, ipOf(rr))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) || scope != tc.wantScope {
+			t.Errorf("%s %v: got %v scope %d, want %v scope %d", tc.client, tc.geo, got, scope, tc.want, tc.wantScope)
+		}
+	}
+	// Without a context (or without Geo) geo rules are skipped, not fatal.
+	if rrs, _ := set.Pick(0, client("81.2.69.0/24")); len(rrs) != 2 {
+		t.Errorf("no context: want the fallback, got %v", rrs)
 	}
 }
