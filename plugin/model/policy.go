@@ -181,3 +181,37 @@ func (o Overrides) compare(p Overrides) int {
 	}
 	return 0
 }
+
+// Over layers o over base: every field o sets wins, every field o leaves
+// unset falls through to base's. Layers stack from the lowest to the highest,
+// e.g. annotations.Over(hostRule.Over(gdp)); the Corefile's defaults are
+// applied last, by the table, to whatever is still unset.
+func (o Overrides) Over(base Overrides) Overrides {
+	opt := func(top, low Opt) Opt {
+		if top.Set {
+			return top
+		}
+		return low
+	}
+	alg := func(top, low Algorithm) Algorithm {
+		if top != AlgorithmUnset {
+			return top
+		}
+		return low
+	}
+	out := Overrides{
+		Weight:    opt(o.Weight, base.Weight),
+		Priority:  opt(o.Priority, base.Priority),
+		Algorithm: alg(o.Algorithm, base.Algorithm),
+		Fallback:  alg(o.Fallback, base.Fallback),
+		HashMask4: opt(o.HashMask4, base.HashMask4),
+		HashMask6: opt(o.HashMask6, base.HashMask6),
+		TTL:       opt(o.TTL, base.TTL),
+		Answers:   opt(o.Answers, base.Answers),
+		Down:      base.Down,
+	}
+	if o.Down.Kind != DownUnset {
+		out.Down = o.Down // a down response is one setting: never mixed
+	}
+	return out
+}
