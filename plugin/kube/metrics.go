@@ -41,4 +41,11 @@ var (
 		Name:      "invalid_annotations_total",
 		Help:      "Objects seen with invalid gslb.io/ annotations (the object is served with defaults for those settings), by site.",
 	}, []string{"site"})
+
+	unselectedGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "gslb",
+		Name:      "unselected_objects",
+		Help:      "Objects the Corefile selector watches that the policy objects (AMKO GlobalDeploymentPolicy) do not publish, by site.",
+	}, []string{"site"})
 )

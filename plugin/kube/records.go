@@ -28,6 +28,9 @@ type Extracted struct {
 	// Errors are bad gslb.io/ annotations; the object is published with
 	// the defaults for those settings, and the caller reports them.
 	Errors []error
+	// Check is what the object's gslb.io/health-* annotations say, for a
+	// Policy layer that changes the default probe under them.
+	Check model.CheckSpec
 }
 
 // FromIngress publishes every rule host and TLS host inside a served zone with
@@ -127,7 +130,7 @@ func appendMember(members []model.Member, site, ip, hostname string) []model.Mem
 func extract(hosts []string, members []model.Member, inZone InZone, checkFor func(fqdn string) model.Check, ann map[string]string) Extracted {
 	var out Extracted
 	overrides, spec, errs := model.ParseAnnotations(ann)
-	out.Errors = errs
+	out.Errors, out.Check = errs, spec
 	seen := map[string]bool{}
 	for _, h := range hosts {
 		fqdn, ok := normalizeHost(h)

@@ -47,6 +47,10 @@ type Options struct {
 	// EndpointReadiness makes a member down while none of the Services
 	// behind its object has a ready endpoint (EndpointSlices).
 	EndpointReadiness bool
+	// Policy, when set, further filters the selected objects and layers
+	// its settings under their annotations (AMKO policy objects). Its
+	// owner calls Resync when its answers change.
+	Policy Policy
 }
 
 // probeInterval is how often an API server's /readyz is asked, to tell
@@ -80,9 +84,16 @@ type Watcher struct {
 	endpoints      *endpoints
 	endpointSynced cache.InformerSynced
 
-	mu      sync.Mutex
-	ignored map[string]int    // object key -> hosts ignored
-	invalid map[string]string // object key -> last reported annotation errors
+	// evalMu orders evaluations of objects: informer events and resyncs
+	// (endpoint readiness, policy changes) come from different goroutines,
+	// and a resync must never store an older version of an object after
+	// an event stored a newer one.
+	evalMu sync.Mutex
+
+	mu         sync.Mutex
+	ignored    map[string]int    // object key -> hosts ignored
+	invalid    map[string]string // object key -> last reported annotation errors
+	unselected map[string]bool   // object keys the Policy does not publish
 }
 
 // NewWatcher prepares the informers; nothing talks to the cluster before Start.
@@ -94,7 +105,7 @@ func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
 		return nil, fmt.Errorf("site %s (context %q): %w", c.Site, c.Context, err)
 	}
 	w := &Watcher{cluster: c, opts: opts, store: store, client: client, stop: make(chan struct{}),
-		ignored: map[string]int{}, invalid: map[string]string{}, informers: map[string][]cache.SharedIndexInformer{}, endpoints: newEndpoints()}
+		ignored: map[string]int{}, invalid: map[string]string{}, unselected: map[string]bool{}, informers: map[string][]cache.SharedIndexInformer{}, endpoints: newEndpoints()}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	namespaces := opts.Namespaces
 	if len(namespaces) == 0 {
@@ -133,9 +144,9 @@ func stripManagedFields(obj any) (any, error) {
 func (w *Watcher) resyncNamespace(ns string) {
 	for kind, infs := range w.informers {
 		for _, inf := range infs {
-			objs, _ := inf.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
-			for _, obj := range objs {
-				w.update(kind, obj)
+			keys, _ := inf.GetIndexer().IndexKeys(cache.NamespaceIndex, ns)
+			for _, k := range keys {
+				w.reevaluate(kind, inf, k)
 			}
 		}
 	}
@@ -167,38 +178,84 @@ func (w *Watcher) key(kind string, obj any) string {
 	return "kube/" + w.cluster.Site + "/" + kind + "/" + k
 }
 
+// reevaluate evaluates the current version of the object with cache key k,
+// if it still exists (its deletion event does the rest otherwise).
+func (w *Watcher) reevaluate(kind string, inf cache.SharedIndexInformer, k string) {
+	w.evalMu.Lock()
+	defer w.evalMu.Unlock()
+	if obj, ok, _ := inf.GetIndexer().GetByKey(k); ok {
+		w.evaluate(kind, obj)
+	}
+}
+
 func (w *Watcher) update(kind string, obj any) {
+	w.evalMu.Lock()
+	defer w.evalMu.Unlock()
+	w.evaluate(kind, obj)
+}
+
+func (w *Watcher) evaluate(kind string, obj any) {
 	var ex Extracted
 	var ns string
 	var backends []string
+	publish := true
 	switch o := obj.(type) {
 	case *networkingv1.Ingress:
-		ex = FromIngress(o, w.cluster.Site, w.opts.InZone, w.opts.DefaultCheck)
 		ns, backends = o.Namespace, BackendServices(o)
+		if publish = w.publishes(ns, o.Labels); publish {
+			ex = FromIngress(o, w.cluster.Site, w.opts.InZone, w.opts.DefaultCheck)
+		}
 	case *corev1.Service:
-		ex = FromService(o, w.cluster.Site, w.opts.InZone, w.opts.DefaultCheck)
 		ns, backends = o.Namespace, []string{o.Name}
+		if publish = w.publishes(ns, o.Labels); publish {
+			ex = FromService(o, w.cluster.Site, w.opts.InZone, w.opts.DefaultCheck)
+		}
 	default:
 		return
+	}
+	key := w.key(kind, obj)
+	if w.opts.Policy != nil {
+		w.setUnselected(key, !publish)
+		applyLayer(&ex, w.opts.Policy, w.cluster.Site)
 	}
 	if w.opts.EndpointReadiness && !w.endpoints.anyReady(ns, backends) {
 		for i := range ex.Records {
 			ex.Records[i].SourceDown = true
 		}
 	}
-	key := w.key(kind, obj)
 	w.reportErrors(key, ex.Errors)
 	w.store.Set(key, ex.Records)
 	w.setIgnored(key, ex.Ignored)
 	w.sawEvent()
 }
 
+// publishes asks the Policy, if any, whether an object is published.
+func (w *Watcher) publishes(ns string, labels map[string]string) bool {
+	return w.opts.Policy == nil || w.opts.Policy.Publish(w.cluster.Site, ns, labels)
+}
+
 func (w *Watcher) remove(kind string, obj any) {
+	w.evalMu.Lock()
+	defer w.evalMu.Unlock()
 	key := w.key(kind, obj)
 	w.reportErrors(key, nil)
 	w.store.Delete(key)
 	w.setIgnored(key, 0)
+	if w.opts.Policy != nil {
+		w.setUnselected(key, false)
+	}
 	w.sawEvent()
+}
+
+func (w *Watcher) setUnselected(key string, unselected bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if unselected {
+		w.unselected[key] = true
+	} else {
+		delete(w.unselected, key)
+	}
+	unselectedGauge.WithLabelValues(w.cluster.Site).Set(float64(len(w.unselected)))
 }
 
 func (w *Watcher) sawEvent() {
@@ -344,11 +401,15 @@ func (w *Watcher) DisconnectedSince() time.Time {
 	return time.Time{}
 }
 
+// Resync evaluates every selected object again, e.g. after the Policy's
+// answers changed. Safe to call at any time, from any goroutine.
+func (w *Watcher) Resync() { w.resyncAll() }
+
 func (w *Watcher) resyncAll() {
 	for kind, infs := range w.informers {
 		for _, inf := range infs {
-			for _, obj := range inf.GetStore().List() {
-				w.update(kind, obj)
+			for _, k := range inf.GetIndexer().ListKeys() {
+				w.reevaluate(kind, inf, k)
 			}
 		}
 	}
