@@ -358,7 +358,9 @@ func TestHostRuleRejections(t *testing.T) {
 		{"unknown trafficSplit cluster", func(s *GSLBHostRuleSpec) {
 			s.TrafficSplit = []TrafficSplit{{Cluster: "nowhere", Weight: ptr(1)}}
 		}, `cluster "nowhere" is neither a member context`},
-		{"bad vip", func(s *GSLBHostRuleSpec) { s.ThirdPartyMembers = []ThirdPartyMember{{Site: "dc3", VIP: "dc3.example.org"}} }, `vip "dc3.example.org" is not an IP address`},
+		{"bad vip", func(s *GSLBHostRuleSpec) {
+			s.ThirdPartyMembers = []ThirdPartyMember{{Site: "dc3", VIP: "dc3.example.org"}}
+		}, `vip "dc3.example.org" is not an IP address`},
 		{"third-party site named like a cluster", func(s *GSLBHostRuleSpec) {
 			s.ThirdPartyMembers = []ThirdPartyMember{{Site: "sitea", VIP: "10.0.0.1"}}
 		}, "is a Kubernetes member"},
