@@ -14,6 +14,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/coredns/coredns/request"
+	"github.com/gslb/gslb/plugin/amko"
 	"github.com/gslb/gslb/plugin/avi"
 	"github.com/gslb/gslb/plugin/health"
 	"github.com/gslb/gslb/plugin/kube"
@@ -33,7 +34,8 @@ type GSLB struct {
 	builder  *table.Builder
 	store    *model.Store
 	watchers []*kube.Watcher
-	avi      *avi.Source // nil without an avi block
+	avi      *avi.Source  // nil without an avi block
+	amko     *amko.Source // nil without an amko line
 	checker  *health.Checker
 	health   *memberHealth
 	timeout  time.Duration
@@ -99,12 +101,31 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	case "forced":
 		opts.DefaultCheck = &p.healthCheck
 	}
+	if cfg.amko != nil {
+		src, err := newAmko(cfg, opts.InZone, store)
+		if err != nil {
+			return nil, err
+		}
+		g.amko, opts.Policy = src, src
+	}
 	for _, c := range cfg.clusters {
 		w, err := kube.NewWatcher(c, opts, store)
 		if err != nil {
 			return nil, err
 		}
 		g.watchers = append(g.watchers, w)
+	}
+	if g.amko != nil {
+		// A new policy re-evaluates every object; a namespace's labels
+		// changing, the objects of that one site.
+		watchers := g.watchers
+		g.amko.OnChange(func(site string) {
+			for _, w := range watchers {
+				if site == "" || w.Site() == site {
+					w.Resync()
+				}
+			}
+		})
 	}
 	if cfg.avi != nil {
 		a := *cfg.avi
@@ -147,6 +168,9 @@ func (g *GSLB) start() error {
 	if g.avi != nil {
 		g.avi.Start()
 	}
+	if g.amko != nil {
+		g.amko.Start()
+	}
 	go func() {
 		defer g.wg.Done()
 		g.waitReady()
@@ -181,6 +205,10 @@ func (g *GSLB) waitReady() {
 				log.Warningf("Avi controller %s has not answered after %s; serving the other sources now, its GSLB services will appear when it answers",
 					g.avi.URL(), g.timeout)
 			}
+			if g.amko != nil && !g.amko.HasSynced() {
+				log.Warningf("AMKO policy objects in context %q have not been listed after %s; serving without them until they are",
+					g.amko.Leader(), g.timeout)
+			}
 			g.ready.Store(true)
 			return
 		case <-tick.C:
@@ -194,7 +222,7 @@ func (g *GSLB) synced() bool {
 			return false
 		}
 	}
-	return g.avi == nil || g.avi.HasSynced()
+	return (g.avi == nil || g.avi.HasSynced()) && (g.amko == nil || g.amko.HasSynced())
 }
 
 // stop ends everything start began; a reload must not leak watches.
@@ -206,6 +234,9 @@ func (g *GSLB) stop() error {
 		}
 		if g.avi != nil {
 			g.avi.Stop()
+		}
+		if g.amko != nil {
+			g.amko.Stop()
 		}
 		g.wg.Wait()
 	})

@@ -55,6 +55,7 @@ type config struct {
 	fall           fall.F
 	policy         policyConfig
 	avi            *avi.Config // nil without an avi block
+	amko           *amkoConfig // nil without an amko line
 }
 
 func setup(c *caddy.Controller) error {
@@ -242,13 +243,16 @@ func parse(c *caddy.Controller) (*config, error) {
 				if err == nil && !handled {
 					handled, err = parseAviProperty(c, cfg)
 				}
+				if err == nil && !handled {
+					handled, err = parseAmkoProperty(c, cfg)
+				}
 				if err != nil {
 					return nil, err
 				}
 				if !handled {
 					return nil, c.Errf("unknown property %q; known: kubeconfig, site, resources, selector, namespaces, ttl, answers, member, "+
 						"nameserver, hostmaster, startup_timeout, fallthrough, policy, hash_mask, weight, priority, topology, down_response, "+
-						"health_check, health_interval, health_timeout, health_rise, health_fall, health_expect, health_tls, health_targets, api_grace, endpoint_readiness, avi", c.Val())
+						"health_check, health_interval, health_timeout, health_rise, health_fall, health_expect, health_tls, health_targets, api_grace, endpoint_readiness, avi, amko, amko_status", c.Val())
 				}
 			}
 		}
@@ -264,6 +268,9 @@ func parse(c *caddy.Controller) (*config, error) {
 		return nil, err
 	}
 	cfg.clusters = clusters
+	if err := resolveAmko(c.File(), cfg.amko, clusters); err != nil {
+		return nil, err
+	}
 	if len(clusters) > 0 && !cfg.ingresses && !cfg.services {
 		return nil, fmt.Errorf("resources: nothing to watch")
 	}
