@@ -70,6 +70,8 @@ type Source struct {
 	onChange atomic.Pointer[func(site string)]
 	kick     chan struct{}
 	stop     chan struct{}
+	ctx      context.Context // cancelled by Stop: ends a status write in flight
+	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 
@@ -104,6 +106,7 @@ func newSource(cfg Config, store *model.Store, dyn dynamic.Interface) *Source {
 		kick: make(chan struct{}, 1), stop: make(chan struct{}),
 		logged: map[string]string{}, memberKeys: map[string]bool{}, statusByKey: map[string]bool{},
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, cfg.Namespace, nil)
 	s.gdpInf = s.watch(GDPResource, KindGDP)
 	s.hrInf = s.watch(HostRuleResource, KindHostRule)
@@ -188,6 +191,7 @@ func (s *Source) Start() {
 func (s *Source) Stop() {
 	s.stopOnce.Do(func() {
 		close(s.stop)
+		s.cancel()
 		s.factory.Shutdown()
 		s.ns.shutdown()
 		s.wg.Wait()
@@ -248,14 +252,7 @@ func (s *Source) recompute() {
 		if started := s.ns.ensure(slices.Sorted(maps.Keys(snap.GDP.Sites))); len(started) > 0 {
 			// Do not apply a namespaceSelector before the namespaces
 			// are known: everything would vanish for a moment.
-			ctx, cancel := context.WithTimeout(context.Background(), namespaceWait)
-			go func() {
-				select {
-				case <-s.stop:
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
+			ctx, cancel := context.WithTimeout(s.ctx, namespaceWait)
 			cache.WaitForCacheSync(ctx.Done(), started...)
 			cancel()
 		}
@@ -418,6 +415,8 @@ func (s *Source) writeStatus(verdicts []Verdict) {
 		err := s.putStatus(gvr, u)
 		key := v.Key()
 		switch {
+		case s.ctx.Err() != nil:
+			return // stopping
 		case err == nil:
 			statusWrites.WithLabelValues("success").Inc()
 			delete(s.statusByKey, key)
@@ -439,7 +438,7 @@ func (s *Source) writeStatus(verdicts []Verdict) {
 // putStatus writes the status through the status subresource when the CRD
 // has one, else (AMKO's CRDs) with an update of the object.
 func (s *Source) putStatus(gvr schema.GroupVersionResource, u *unstructured.Unstructured) error {
-	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, statusTimeout)
 	defer cancel()
 	api := s.dyn.Resource(gvr).Namespace(u.GetNamespace())
 	if !s.useUpdate.Load() {
