@@ -98,6 +98,7 @@ func newAmko(cfg *config, inZone kube.InZone, store *model.Store) (*amko.Source,
 		Zones:         cfg.zones,
 		Weights:       p.weights,
 		DefaultWeight: defaultWeight,
+		Selector:      cfg.selector,
 	}
 	for _, c := range cfg.clusters {
 		env.Sites = append(env.Sites, amko.Site{Name: c.Site, Context: c.Context})

@@ -50,6 +50,9 @@ type Env struct {
 	// ThirdPartyCheck is the probe of third-party members: the Corefile's
 	// forced health_check, or none (there is no port to guess).
 	ThirdPartyCheck model.Check
+	// Selector is the Corefile's label selector, for messages: the API
+	// servers apply it before any GDP sees an object.
+	Selector string
 }
 
 func (e *Env) siteOf(context string) (string, bool) {
@@ -215,7 +218,7 @@ func Compile(env *Env, gdps []GlobalDeploymentPolicy, rules []GSLBHostRule) (*Sn
 		case snap.GDP != nil:
 			v.Reason = fmt.Sprintf("a GlobalDeploymentPolicy already applies (%s, the oldest); only one is honoured, as in AMKO: delete this one or merge it into %s", snap.GDP.Name, snap.GDP.Name)
 		default:
-			snap.GDP, v.Accepted, v.Notes, v.Summary = rule, true, notes, rule.describe()
+			snap.GDP, v.Accepted, v.Notes, v.Summary = rule, true, notes, rule.describe(env.Selector)
 		}
 		verdicts = append(verdicts, v)
 	}
@@ -358,7 +361,7 @@ func compileGDP(env *Env, g *GlobalDeploymentPolicy) (*GDPRule, []string, error)
 	return r, notes, nil
 }
 
-func (r *GDPRule) describe() string {
+func (r *GDPRule) describe(corefileSelector string) string {
 	if r.Nothing {
 		why := "it has no matchRules (appSelector or namespaceSelector), and AMKO selects nothing then"
 		if len(r.Sites) == 0 {
@@ -377,7 +380,12 @@ func (r *GDPRule) describe() string {
 	}
 	sites := slices.Sorted(maps.Keys(r.Sites))
 	parts = append(parts, "of sites "+strings.Join(sites, ", "))
-	return "publishes " + strings.Join(parts, " ") + " (that the Corefile selector watches)"
+	d := "publishes " + strings.Join(parts, " ")
+	if corefileSelector != "" {
+		// Only what the Corefile selector lets through is ever seen.
+		d += " among those the Corefile selector " + corefileSelector + " watches"
+	}
+	return d
 }
 
 func labelString(m map[string]string) string {

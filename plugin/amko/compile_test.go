@@ -83,11 +83,13 @@ func mustGDP(t *testing.T) GlobalDeploymentPolicy {
 }
 
 func TestGDPAsAMKODocumentsIt(t *testing.T) {
-	snap, vs := Compile(testEnv(), []GlobalDeploymentPolicy{mustGDP(t)}, nil)
+	env := testEnv()
+	env.Selector = "app=gslb"
+	snap, vs := Compile(env, []GlobalDeploymentPolicy{mustGDP(t)}, nil)
 	if len(vs) != 1 || !vs[0].Accepted {
 		t.Fatalf("verdicts: %+v", vs)
 	}
-	if !strings.Contains(vs[0].Summary, "app=gslb") || !strings.Contains(vs[0].Summary, "sitea, siteb") {
+	if !strings.Contains(vs[0].Summary, "labelled app=gslb of sites sitea, siteb among those the Corefile selector app=gslb watches") {
 		t.Errorf("summary: %s", vs[0].Summary)
 	}
 	if len(vs[0].Notes) != 1 || !strings.Contains(vs[0].Notes[0], "healthMonitorRefs") {
