@@ -257,6 +257,7 @@ func (s *Source) recompute() {
 			cancel()
 		}
 	}
+	s.watchErr.Store(false) // listed: report the next failure again
 	first := !s.synced.Load()
 	s.swap(snap)
 	if first {
@@ -441,14 +442,19 @@ func (s *Source) putStatus(gvr schema.GroupVersionResource, u *unstructured.Unst
 	ctx, cancel := context.WithTimeout(s.ctx, statusTimeout)
 	defer cancel()
 	api := s.dyn.Resource(gvr).Namespace(u.GetNamespace())
-	if !s.useUpdate.Load() {
-		_, err := api.UpdateStatus(ctx, u, metav1.UpdateOptions{})
-		if !apierrors.IsNotFound(err) {
-			return err
-		}
-		s.useUpdate.Store(true) // no status subresource
+	if s.useUpdate.Load() {
+		_, err := api.Update(ctx, u, metav1.UpdateOptions{})
+		return err
 	}
-	_, err := api.Update(ctx, u, metav1.UpdateOptions{})
+	_, err := api.UpdateStatus(ctx, u, metav1.UpdateOptions{})
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	// No status subresource (AMKO's CRDs), or the object is gone: only an
+	// update of the object tells which.
+	if _, err = api.Update(ctx, u, metav1.UpdateOptions{}); err == nil {
+		s.useUpdate.Store(true)
+	}
 	return err
 }
 
