@@ -37,9 +37,23 @@ func namespace(t *testing.T, name string) string {
 	return ns
 }
 
+// deleteAtEnd removes an object the test created, so that later tests (and
+// their metrics) see the lab as the seed left it.
+func deleteAtEnd(t *testing.T, i int, kind, ns, name string) {
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if kind == "service" {
+			site(i).CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
+			return
+		}
+		site(i).NetworkingV1().Ingresses(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	})
+}
+
 func ingress(t *testing.T, i int, ns, name string, labels map[string]string, hosts []string, ips, hostnames []string) {
 	t.Helper()
 	ctx := context.Background()
+	deleteAtEnd(t, i, "ingress", ns, name)
 	if _, err := lab.CreateIngress(ctx, site(i), lab.IngressSpec{
 		Namespace: ns, Name: name, Labels: labels, ClassName: "avi-lb", Hosts: hosts, Service: "web", Port: 80,
 	}); err != nil {
@@ -163,6 +177,7 @@ func TestIPv6AndHostnameMembers(t *testing.T) {
 	s.eventually("elb-"+ns+".gslb.sddc.lab", dns.TypeA, updateBound, "lb-1234.elb.example.net.")
 
 	// A LoadBalancer Service named by the external-dns annotation.
+	deleteAtEnd(t, 1, "service", ns, "api")
 	if _, err := lab.CreateLoadBalancerService(ctx, site(1), ns, "api", lab.GSLBLabels(),
 		map[string]string{"external-dns.alpha.kubernetes.io/hostname": "api-" + ns + ".gslb.sddc.lab"},
 		[]corev1.ServicePort{{Name: "https", Port: 443}}); err != nil {
@@ -229,6 +244,7 @@ func TestAPIGrace(t *testing.T) {
 	host := ns + ".gslb.sddc.lab"
 	noProbe := map[string]string{"gslb.io/health-check": "none"}
 	for i, vip := range []string{"172.26.17.90", "172.27.17.90"} {
+		deleteAtEnd(t, i, "ingress", ns, "web")
 		if _, err := lab.CreateIngress(context.Background(), site(i), lab.IngressSpec{
 			Namespace: ns, Name: "web", Labels: lab.GSLBLabels(), Annotations: noProbe, Hosts: []string{host}, Service: "web", Port: 80,
 		}); err != nil {

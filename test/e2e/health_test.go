@@ -102,6 +102,7 @@ func (s *server) waitProbed(n float64) {
 func gslbIngress(t *testing.T, i int, ns, host, vip string, ann map[string]string) {
 	t.Helper()
 	ctx := context.Background()
+	deleteAtEnd(t, i, "ingress", ns, "web")
 	if _, err := lab.CreateIngress(ctx, site(i), lab.IngressSpec{
 		Namespace: ns, Name: "web", Labels: lab.GSLBLabels(), Annotations: ann,
 		ClassName: "avi-lb", Hosts: []string{host}, Service: "web", Port: 80,
@@ -181,6 +182,7 @@ func TestDownResponse(t *testing.T) {
 	ann := map[string]string{"gslb.io/health-port": strconv.Itoa(port)}
 	gslbIngress(t, 0, ns, host, ipA, ann)
 	ctx := context.Background()
+	deleteAtEnd(t, 0, "ingress", ns, "other")
 	if _, err := lab.CreateIngress(ctx, site(0), lab.IngressSpec{
 		Namespace: ns, Name: "other", Labels: lab.GSLBLabels(), ClassName: "avi-lb", Hosts: []string{other}, Service: "web", Port: 80,
 		Annotations: map[string]string{"gslb.io/health-port": strconv.Itoa(port), "gslb.io/down-response": "fallback 192.0.2.53"},
