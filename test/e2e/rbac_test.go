@@ -27,7 +27,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// TestLeastPrivilege applies deploy/rbac.yaml to both clusters and runs
+// TestLeastPrivilege applies deploy/rbac.yaml to both clusters (and
+// deploy/rbac-amko.yaml to the AMKO leader, site A) and runs
 // bin/coredns as the gslb ServiceAccount (a kubeconfig with its tokens):
 // the lab's API servers enforce RBAC, so this proves the manifest grants
 // enough, and nothing more than reading what gslb publishes.
@@ -41,6 +42,10 @@ func TestLeastPrivilege(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	amkoManifest, err := os.ReadFile(filepath.Join(root, "deploy", "rbac-amko.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Exercise every permission: AMKO's objects are listed in the leader,
 	// EndpointSlices everywhere (the seed's Service gets a ready one).
 	installAmkoCRDs(t)
@@ -51,11 +56,14 @@ func TestLeastPrivilege(t *testing.T) {
 		})
 	}
 	kc := clientcmdapi.NewConfig()
-	for _, c := range theLab.Clusters {
-		if err := lab.EnsureNamespace(ctx, c.Clientset(), "avi-system"); err != nil {
-			t.Fatal(err)
-		}
+	for i, c := range theLab.Clusters {
 		applyManifest(t, c.Clientset(), manifest)
+		if i == 0 { // site A is the AMKO leader
+			if err := lab.EnsureNamespace(ctx, c.Clientset(), "avi-system"); err != nil {
+				t.Fatal(err)
+			}
+			applyManifest(t, c.Clientset(), amkoManifest)
+		}
 		tok, err := c.Clientset().CoreV1().ServiceAccounts("gslb-system").CreateToken(ctx, "gslb",
 			&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{}}, metav1.CreateOptions{})
 		if err != nil {
