@@ -98,7 +98,7 @@ func (b *Builder) rebuild(now time.Time) {
 	buildsTotal.Inc()
 	serialGauge.Set(float64(serial))
 	b.updateGauges(recs)
-	if w := downWarning(t.Warnings); w != b.warned {
+	if w := joinWarnings(t.Warnings); w != b.warned {
 		b.warned = w
 		for _, line := range t.Warnings {
 			log.Warningf("Policy conflict: %s", line)

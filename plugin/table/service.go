@@ -228,5 +228,5 @@ func rrData(m model.Member) string {
 
 func capped(rr dns.RR) []dns.RR { return []dns.RR{rr}[:1:1] }
 
-// downWarning renders warnings stably for change detection.
-func downWarning(ws []string) string { return strings.Join(ws, "\n") }
+// joinWarnings renders policy warnings as one string, to log them only when they change.
+func joinWarnings(ws []string) string { return strings.Join(ws, "\n") }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +108,6 @@ func TestIngressLifecycle(t *testing.T) {
 	ns := namespace(t, "lifecycle")
 	host := ns + ".gslb.sddc.lab"
 
-	begin := time.Now()
 	ingress(t, 0, ns, "web", lab.GSLBLabels(), []string{host}, []string{"172.26.17.30"}, nil)
 	t.Logf("added: answered %.0f ms after the status update", s.eventually(host, dns.TypeA, updateBound, "172.26.17.30").Seconds()*1000)
 
@@ -131,7 +131,7 @@ func TestIngressLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.eventually(host, dns.TypeA, updateBound, "172.26.17.32")
-	begin = time.Now()
+	begin := time.Now()
 	if err := site(0).NetworkingV1().Ingresses(ns).Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestSiteOutage(t *testing.T) {
 	if got := s.metric("coredns_gslb_cluster_connected", `site="siteb"`); got != 0 {
 		t.Errorf("coredns_gslb_cluster_connected{site=siteb} = %v during the outage, want 0", got)
 	}
-	if !strings.Contains(s.Log(), "siteb") {
+	if !regexp.MustCompile(`Site siteb .*(lost the watch|unreachable)`).MatchString(s.Log()) {
 		t.Errorf("no log line about site B's outage:\n%s", s.Log())
 	}
 	s.eventually(host, dns.TypeA, time.Second, "172.26.17.60", "172.27.17.60")
@@ -228,13 +228,11 @@ func TestSiteOutage(t *testing.T) {
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	begin := time.Now()
 	if err := lab.SetIngressStatus(context.Background(), site(1), ns, "web", []string{"172.27.17.61"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	took := s.eventually(host, dns.TypeA, resumeBound, "172.26.17.60", "172.27.17.61")
 	t.Logf("site B back: an update made right after its restart was answered after %.1f s (reflector back-off)", took.Seconds())
-	_ = begin
 }
 
 // TestAPIGrace: members that are not probed stay while their cluster's API

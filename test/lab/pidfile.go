@@ -63,7 +63,8 @@ func procStat(pid int) (state, start string) {
 		return "", ""
 	}
 	fields := strings.Fields(string(data[i+1:]))
-	const stateField, startField = 3 - 3, 22 - 3 // fields[0] is field 3
+	// fields[0] is field 3 (state); field 22 (starttime) is fields[19].
+	const stateField, startField = 0, 19
 	if len(fields) <= startField {
 		return "", ""
 	}
