@@ -25,11 +25,16 @@ var errLabInUse = errors.New("lab directory is in use")
 // process has died, after killing any control-plane process they left
 // running. Labs of live owners (e.g. another test package running in
 // parallel) are left alone. What it cleans is reported to log.
-func CleanStaleLabs(log io.Writer) error {
+func CleanStaleLabs(log io.Writer) error { return cleanStaleLabsIn(os.TempDir(), log) }
+
+// cleanStaleLabsIn is CleanStaleLabs over the lab directories under root.
+// Tests give their own root, so that a fake stale lab is never seen (and
+// cleaned first) by the lab of another test binary running beside them.
+func cleanStaleLabsIn(root string, log io.Writer) error {
 	if log == nil {
 		log = io.Discard
 	}
-	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), labDirPrefix+"*"))
+	dirs, err := filepath.Glob(filepath.Join(root, labDirPrefix+"*"))
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,11 @@ func TestCleanStaleLabs(t *testing.T) {
 	}
 	deadOwner := owner{pid: done.Process.Pid, start: "1"}
 
-	stale, err := os.MkdirTemp("", labDirPrefix)
+	// A root of our own: under os.TempDir() the e2e package's labs, which
+	// run in parallel in another binary, clean stale labs too and would
+	// race this test for the fake lab (CI saw exactly that).
+	root := t.TempDir()
+	stale, err := os.MkdirTemp(root, labDirPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +50,7 @@ func TestCleanStaleLabs(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	live, err := os.MkdirTemp("", labDirPrefix)
+	live, err := os.MkdirTemp(root, labDirPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +60,7 @@ func TestCleanStaleLabs(t *testing.T) {
 	}
 
 	var log bytes.Buffer
-	if err := CleanStaleLabs(&log); err != nil {
+	if err := cleanStaleLabsIn(root, &log); err != nil {
 		t.Fatal(err)
 	}
 	t.Log(strings.TrimSpace(log.String()))
