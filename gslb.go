@@ -66,13 +66,13 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		Topology:        p.topology,
 		Weights:         p.weights,
 		Priorities:      p.priorities,
-		DefaultWeight:   defaultWeight,
-		DefaultPriority: defaultPriority,
+		DefaultWeight:   model.DefaultWeight,
+		DefaultPriority: model.DefaultPriority,
 	}
 	for _, z := range cfg.zones {
 		zone := table.Zone{Name: z, Hostmaster: cfg.hostmaster}
 		for _, ns := range cfg.nameServers {
-			if !dns.IsSubDomain(z, ns.Name) {
+			if !model.InZone(z, ns.Name) {
 				ns.Addrs = nil // glue belongs to the zone that holds the name
 			}
 			zone.NameServers = append(zone.NameServers, ns)
@@ -91,7 +91,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		Namespaces: cfg.namespaces,
 		Ingresses:  cfg.ingresses,
 		Services:   cfg.services,
-		InZone:     func(fqdn string) bool { return plugin.Zones(cfg.zones).Matches(fqdn) != "" },
+		InZone:     model.Zones(cfg.zones).Contains,
 
 		EndpointReadiness: p.endpointReadiness,
 	}

@@ -35,7 +35,6 @@ const (
 	defaultStaticSite     = "static"
 	defaultInClusterSite  = "local"
 	defaultStartupTimeout = 30 * time.Second
-	maxTTL                = 86400
 )
 
 // config is the parsed Corefile stanza.
@@ -83,8 +82,6 @@ type kubeconfigLine struct {
 	contexts []string
 }
 
-var siteName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
-
 // hostName matches a lower-case, fully-qualified host name of at least two
 // labels whose last label is not all digits (RFC 3696 2), so that a mistyped
 // address such as 10.0.0.300 or 10.0.0.1/24 is an error, not a CNAME target.
@@ -130,13 +127,13 @@ func parse(c *caddy.Controller) (*config, error) {
 				args := c.RemainingArgs()
 				switch len(args) {
 				case 1:
-					if !siteName.MatchString(args[0]) {
-						return nil, c.Errf("site name %q: use letters, digits, '.', '-' or '_'", args[0])
+					if err := model.CheckSiteName(args[0]); err != nil {
+						return nil, c.Err(err.Error())
 					}
 					inClusterSite = args[0]
 				case 2:
-					if !siteName.MatchString(args[0]) {
-						return nil, c.Errf("site name %q: use letters, digits, '.', '-' or '_'", args[0])
+					if err := model.CheckSiteName(args[0]); err != nil {
+						return nil, c.Err(err.Error())
 					}
 					if _, dup := siteOf[args[1]]; dup {
 						return nil, c.Errf("context %q already has a site name", args[1])
@@ -179,13 +176,13 @@ func parse(c *caddy.Controller) (*config, error) {
 				}
 				cfg.namespaces = append(cfg.namespaces, args...)
 			case "ttl":
-				n, err := intArg(c, "ttl", 0, maxTTL)
+				n, err := intArg(c, "ttl", 0, model.MaxTTL)
 				if err != nil {
 					return nil, err
 				}
 				cfg.ttl = uint32(n)
 			case "answers":
-				n, err := intArg(c, "answers", 0, 1000)
+				n, err := intArg(c, "answers", 0, model.MaxAnswers)
 				if err != nil {
 					return nil, err
 				}
@@ -211,10 +208,11 @@ func parse(c *caddy.Controller) (*config, error) {
 				if len(args) < 1 {
 					return nil, c.Errf("nameserver needs a name and, inside the zone, its addresses: nameserver NAME [ADDRESS...]")
 				}
-				ns := table.NameServer{Name: strings.ToLower(dns.Fqdn(args[0]))}
-				if _, ok := dns.IsDomainName(ns.Name); !ok {
+				name, ok := model.HostName(args[0])
+				if !ok {
 					return nil, c.Errf("nameserver %q is not a domain name", args[0])
 				}
+				ns := table.NameServer{Name: name}
 				for _, a := range args[1:] {
 					ip, err := netip.ParseAddr(a)
 					if err != nil {
@@ -222,7 +220,7 @@ func parse(c *caddy.Controller) (*config, error) {
 					}
 					ns.Addrs = append(ns.Addrs, ip.Unmap())
 				}
-				inZone := plugin.Zones(cfg.zones).Matches(ns.Name) != ""
+				inZone := model.Zones(cfg.zones).Contains(ns.Name)
 				if inZone && len(ns.Addrs) == 0 {
 					return nil, c.Errf("nameserver %s lies inside the zone: give its address(es) for glue: nameserver %s ADDRESS...", args[0], args[0])
 				}
@@ -328,15 +326,15 @@ func parseMember(c *caddy.Controller) (func(*config) error, error) {
 	if n := len(args); n >= 2 && args[n-2] == "site" {
 		site = args[n-1]
 		args = args[:n-2]
-		if !siteName.MatchString(site) {
-			return nil, c.Errf("site name %q: use letters, digits, '.', '-' or '_'", site)
+		if err := model.CheckSiteName(site); err != nil {
+			return nil, c.Err(err.Error())
 		}
 	}
 	if len(args) < 2 {
 		return nil, c.Errf("member needs a name and at least one address: member FQDN ADDRESS... [site NAME]")
 	}
-	fqdn := strings.ToLower(dns.Fqdn(args[0]))
-	if _, ok := dns.IsDomainName(fqdn); !ok || strings.Contains(fqdn, "*") {
+	fqdn, ok := model.HostName(args[0])
+	if !ok {
 		return nil, c.Errf("member %q is not a domain name", args[0])
 	}
 	var members []model.Member
@@ -352,7 +350,7 @@ func parseMember(c *caddy.Controller) (func(*config) error, error) {
 		members = append(members, model.Member{Site: site, Target: target})
 	}
 	return func(cfg *config) error {
-		if plugin.Zones(cfg.zones).Matches(fqdn) == "" {
+		if !model.Zones(cfg.zones).Contains(fqdn) {
 			return lineErr(c.File(), line, "member %s is outside the zones %s: use a name inside them", args[0], strings.Join(cfg.zones, ", "))
 		}
 		for _, m := range members {

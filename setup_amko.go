@@ -97,7 +97,7 @@ func newAmko(cfg *config, inZone kube.InZone, store *model.Store) (*amko.Source,
 		InZone:        inZone,
 		Zones:         cfg.zones,
 		Weights:       p.weights,
-		DefaultWeight: defaultWeight,
+		DefaultWeight: model.DefaultWeight,
 		Selector:      cfg.selector,
 	}
 	for _, c := range cfg.clusters {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/gslb/gslb/plugin/avi"
+	"github.com/gslb/gslb/plugin/model"
 )
 
 // minAviPoll keeps a typo (poll 10ms) from hammering the controller.
@@ -149,8 +150,8 @@ func parseAviProperty(c *caddy.Controller, cfg *config) (handled bool, err error
 				return true, c.Errf("avi site needs a name and an Avi cluster uuid: site NAME CLUSTER_UUID")
 			}
 			name, uuid := args[0], args[1]
-			if !siteName.MatchString(name) {
-				return true, c.Errf("site name %q: use letters, digits, '.', '-' or '_'", name)
+			if err := model.CheckSiteName(name); err != nil {
+				return true, c.Errf("avi %v", err)
 			}
 			if _, dup := a.Sites[uuid]; dup {
 				return true, c.Errf("avi cluster %q already has a site name", uuid)

@@ -16,17 +16,9 @@ import (
 	"github.com/gslb/gslb/plugin/policy"
 )
 
-// Policy and health defaults. Health: a dead member is out in about
-// interval × fall + timeout ≈ 3-4 s, and one lost probe never flips it.
-const (
-	defaultPriority       = 10 // AMKO's GlobalDeploymentPolicy default
-	defaultWeight         = 1
-	defaultHealthInterval = time.Second
-	defaultHealthTimeout  = time.Second
-	defaultRise           = 2
-	defaultFall           = 3
-	defaultAPIGrace       = 5 * time.Minute
-)
+// defaultAPIGrace is how long an unprobed member outlives its cluster's API
+// server. The probe defaults are health's.
+const defaultAPIGrace = 5 * time.Minute
 
 // policyConfig holds the Corefile's policy and health properties.
 type policyConfig struct {
@@ -61,10 +53,10 @@ func newPolicyConfig() policyConfig {
 		geoSeen:    map[string]bool{},
 		healthMode: "auto",
 		health: health.Settings{
-			Interval: defaultHealthInterval,
-			Timeout:  defaultHealthTimeout,
-			Rise:     defaultRise,
-			Fall:     defaultFall,
+			Interval: health.DefaultInterval,
+			Timeout:  health.DefaultTimeout,
+			Rise:     health.DefaultRise,
+			Fall:     health.DefaultFall,
 		},
 		apiGrace: defaultAPIGrace,
 	}

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
-	"github.com/miekg/dns"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -27,8 +25,6 @@ const (
 	// the Corefile) bring in, since sites label metrics.
 	maxThirdPartySites = 32
 )
-
-var siteName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // Site is one member cluster: its site name and kubeconfig context.
 type Site struct {
@@ -582,11 +578,11 @@ func healthNotes(refs []string, template *string, cpOnly *bool) []string {
 
 func compileHostRule(env *Env, gdp *GDPRule, h *GSLBHostRule) (*HostRule, []string, error) {
 	s := &h.Spec
-	fqdn := strings.ToLower(dns.Fqdn(strings.TrimSpace(s.Fqdn)))
 	if strings.TrimSpace(s.Fqdn) == "" {
 		return nil, nil, fmt.Errorf("fqdn is missing")
 	}
-	if _, ok := dns.IsDomainName(fqdn); !ok || strings.Contains(fqdn, "*") {
+	fqdn, ok := model.HostName(s.Fqdn)
+	if !ok {
 		return nil, nil, fmt.Errorf("fqdn %q is not a host name", s.Fqdn)
 	}
 	if !env.InZone(fqdn) {
@@ -598,8 +594,8 @@ func compileHostRule(env *Env, gdp *GDPRule, h *GSLBHostRule) (*HostRule, []stri
 	thirdParty := map[string]bool{}
 	seen := map[string]bool{}
 	for _, m := range s.ThirdPartyMembers {
-		if !siteName.MatchString(m.Site) {
-			return nil, nil, fmt.Errorf("thirdPartyMembers: site %q: use letters, digits, '.', '-' or '_'", m.Site)
+		if err := model.CheckSiteName(m.Site); err != nil {
+			return nil, nil, fmt.Errorf("thirdPartyMembers: %v", err)
 		}
 		if env.isClusterSite(m.Site) {
 			return nil, nil, fmt.Errorf("thirdPartyMembers: site %q is a Kubernetes member of this gslb; third-party sites need their own names", m.Site)

@@ -368,7 +368,7 @@ func TestHostRuleRejections(t *testing.T) {
 		}, "is a Kubernetes member"},
 		{"bad third-party site name", func(s *GSLBHostRuleSpec) {
 			s.ThirdPartyMembers = []ThirdPartyMember{{Site: "dc 3", VIP: "10.0.0.1"}}
-		}, `site "dc 3"`},
+		}, `site name "dc 3"`},
 		{"publicIP of an unknown cluster", func(s *GSLBHostRuleSpec) { s.PublicIP = []PublicIP{{Cluster: "nowhere", IP: "10.0.0.1"}} }, `publicIP: cluster context "nowhere"`},
 		{"bad publicIP", func(s *GSLBHostRuleSpec) { s.PublicIP = []PublicIP{{Cluster: ctxA, IP: "nat"}} }, `"nat" is not an IP address`},
 	} {

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gslb/gslb/plugin/kube"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -45,21 +45,14 @@ func (n *namespaces) ensure(sites []string) []cache.InformerSynced {
 		if n.watches[site] != nil || n.configs[site] == nil {
 			continue
 		}
-		cfg := rest.CopyConfig(n.configs[site])
-		cfg.UserAgent = "coredns-gslb"
-		client, err := kubernetes.NewForConfig(cfg)
+		client, err := kubernetes.NewForConfig(kube.ClientConfig(n.configs[site]))
 		if err != nil {
 			log.Errorf("Site %s: cannot watch namespaces for the GDP namespaceSelector: %v", site, err)
 			continue
 		}
 		w := &nsWatch{factory: informers.NewSharedInformerFactory(client, 0)}
 		w.inf = w.factory.Core().V1().Namespaces().Informer()
-		_ = w.inf.SetTransform(func(obj any) (any, error) {
-			if m, ok := obj.(metav1.Object); ok {
-				m.SetManagedFields(nil)
-			}
-			return obj, nil
-		})
+		_ = w.inf.SetTransform(kube.StripManagedFields)
 		changed := func() {
 			if w.synced.Load() {
 				n.onChange(site)

@@ -88,9 +88,7 @@ var _ kube.Policy = (*Source)(nil)
 
 // New prepares the informers; nothing talks to the cluster before Start.
 func New(cfg Config, store *model.Store) (*Source, error) {
-	rc := rest.CopyConfig(cfg.Leader.Config)
-	rc.UserAgent = "coredns-gslb"
-	dyn, err := dynamic.NewForConfig(rc)
+	dyn, err := dynamic.NewForConfig(kube.ClientConfig(cfg.Leader.Config))
 	if err != nil {
 		return nil, fmt.Errorf("amko: leader context %q: %w", cfg.Leader.Context, err)
 	}
@@ -120,12 +118,7 @@ func newSource(cfg Config, store *model.Store, dyn dynamic.Interface) *Source {
 
 func (s *Source) watch(gvr schema.GroupVersionResource, kind string) cache.SharedIndexInformer {
 	inf := s.factory.ForResource(gvr).Informer()
-	_ = inf.SetTransform(func(obj any) (any, error) {
-		if m, ok := obj.(metav1.Object); ok {
-			m.SetManagedFields(nil)
-		}
-		return obj, nil
-	})
+	_ = inf.SetTransform(kube.StripManagedFields)
 	_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 		if s.watchErr.Swap(true) {
 			return

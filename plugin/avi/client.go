@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/gslb/gslb/plugin/model"
 )
 
 // Kind says what went wrong talking to the controller; it picks the log
@@ -292,7 +294,7 @@ func (c *client) send(ctx context.Context, method, pathQuery string, body []byte
 	for _, ck := range cookies {
 		req.AddCookie(ck)
 	}
-	req.Header.Set("User-Agent", "coredns-gslb")
+	req.Header.Set("User-Agent", model.UserAgent)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, nil, transportError(ctx, err, c.timeout)

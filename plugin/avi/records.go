@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/gslb/gslb/plugin/model"
-	"github.com/miekg/dns"
 	"github.com/vmware/alb-sdk/go/models"
 )
 
@@ -47,7 +46,7 @@ func FromService(gs *models.GslbService, rt *models.GslbServiceRuntime, site Sit
 	var names []string
 	seen := map[string]bool{}
 	for _, d := range gs.DomainNames {
-		fqdn, ok := normalizeName(d)
+		fqdn, ok := model.HostName(d)
 		if !ok || !inZone(fqdn) {
 			out.Ignored++
 			continue
@@ -200,7 +199,7 @@ func downResponse(d *models.GslbServiceDownResponse) model.Down {
 	case "GSLB_SERVICE_DOWN_RESPONSE_EMPTY":
 		return model.Down{Kind: model.DownEmpty}
 	case "GSLB_SERVICE_DOWN_RESPONSE_CNAME":
-		if t, ok := normalizeName(str(d.FallbackCname)); ok {
+		if t, ok := model.HostName(str(d.FallbackCname)); ok {
 			return model.Down{Kind: model.DownCNAME, Target: t}
 		}
 	case "GSLB_SERVICE_DOWN_RESPONSE_FALLBACK_IP":
@@ -229,7 +228,7 @@ func memberOf(pm *models.GslbPoolMember) (model.Member, string, bool) {
 	key := ""
 	if hasIP {
 		key = ip.String()
-	} else if f, ok := normalizeName(str(pm.Fqdn)); ok {
+	} else if f, ok := model.HostName(str(pm.Fqdn)); ok {
 		key = f
 	}
 	if pm.PublicIP != nil {
@@ -282,7 +281,7 @@ func runtimeStatus(rt *models.GslbServiceRuntime) memberStatus {
 			key := ""
 			if a, ok := addr(m.IP); ok {
 				key = a.String()
-			} else if f, ok := normalizeName(str(m.Fqdn)); ok {
+			} else if f, ok := model.HostName(str(m.Fqdn)); ok {
 				key = f
 			}
 			if key == "" {
@@ -309,20 +308,6 @@ func (st memberStatus) lookup(group, key string) (state, site string) {
 	}
 	s := st.byKey[key]
 	return s.state, s.site
-}
-
-// normalizeName lower-cases and qualifies a domain name; wildcards and
-// invalid names are refused.
-func normalizeName(s string) (string, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" || s == "." || strings.Contains(s, "*") {
-		return "", false
-	}
-	fqdn := dns.Fqdn(s)
-	if _, ok := dns.IsDomainName(fqdn); !ok {
-		return "", false
-	}
-	return fqdn, true
 }
 
 func str(p *string) string {

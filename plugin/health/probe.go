@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/gslb/gslb/plugin/model"
 )
 
 // maxBody is how much of a response body is read before closing: the status
@@ -89,7 +91,7 @@ func (c *Checker) probe(ctx context.Context, e *entry) (ok bool, reason string, 
 	if e.t.Host != "" {
 		req.Host = e.t.Host
 	}
-	req.Header.Set("User-Agent", "coredns-gslb-health")
+	req.Header.Set("User-Agent", model.UserAgent+"-health")
 	req.Close = true
 	resp, err := e.client.Do(req)
 	took = time.Since(start)

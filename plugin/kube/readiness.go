@@ -117,7 +117,7 @@ func BackendServices(ing *networkingv1.Ingress) []string {
 // watchEndpoints registers the EndpointSlice handlers on inf: a Service's
 // readiness flip re-evaluates the selected objects of its namespace.
 func (w *Watcher) watchEndpoints(inf cache.SharedIndexInformer) {
-	_ = inf.SetTransform(stripManagedFields)
+	_ = inf.SetTransform(StripManagedFields)
 	resync := func(svc string, flipped bool) {
 		if flipped {
 			ns, _, _ := strings.Cut(svc, "/")

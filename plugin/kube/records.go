@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/gslb/gslb/plugin/model"
-	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 )
@@ -55,7 +54,7 @@ func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone, def *mod
 	tlsHost := map[string]bool{}
 	for _, tls := range ing.Spec.TLS {
 		for _, h := range tls.Hosts {
-			if fqdn, ok := normalizeHost(h); ok {
+			if fqdn, ok := model.HostName(h); ok {
 				tlsHost[fqdn] = true
 			}
 		}
@@ -89,7 +88,7 @@ func FromService(svc *corev1.Service, site string, inZone InZone, def *model.Che
 	var members []model.Member
 	for _, lb := range svc.Status.LoadBalancer.Ingress {
 		if lb.Hostname != "" {
-			if fqdn, ok := normalizeHost(lb.Hostname); ok && inZone(fqdn) {
+			if fqdn, ok := model.HostName(lb.Hostname); ok && inZone(fqdn) {
 				// The load balancer's own name is one we serve: publish it
 				// with the addresses rather than aliasing it to itself.
 				hosts = append(hosts, lb.Hostname)
@@ -120,7 +119,7 @@ func appendMember(members []model.Member, site, ip, hostname string) []model.Mem
 		return members
 	}
 	if hostname != "" {
-		if fqdn, ok := normalizeHost(hostname); ok {
+		if fqdn, ok := model.HostName(hostname); ok {
 			return append(members, model.Member{Site: site, Target: fqdn})
 		}
 	}
@@ -133,7 +132,7 @@ func extract(hosts []string, members []model.Member, inZone InZone, checkFor fun
 	out.Errors, out.Check = errs, spec
 	seen := map[string]bool{}
 	for _, h := range hosts {
-		fqdn, ok := normalizeHost(h)
+		fqdn, ok := model.HostName(h)
 		if !ok || !inZone(fqdn) {
 			if h != "" {
 				out.Ignored++
@@ -154,19 +153,4 @@ func extract(hosts []string, members []model.Member, inZone InZone, checkFor fun
 		}
 	}
 	return out
-}
-
-// normalizeHost turns a Kubernetes host into a lower-case FQDN. Wildcard
-// hosts are not served (a wildcard GSLB name is not something Avi or AMKO
-// offer either) and count as ignored.
-func normalizeHost(h string) (string, bool) {
-	h = strings.ToLower(strings.TrimSpace(h))
-	if h == "" || strings.Contains(h, "*") {
-		return "", false
-	}
-	fqdn := dns.Fqdn(h)
-	if _, ok := dns.IsDomainName(fqdn); !ok {
-		return "", false
-	}
-	return fqdn, true
 }

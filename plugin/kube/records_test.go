@@ -264,25 +264,3 @@ func TestFromService(t *testing.T) {
 		})
 	}
 }
-
-func TestNormalizeHost(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want string
-		ok   bool
-	}{
-		{"app.example.org", "app.example.org.", true},
-		{"APP.Example.Org.", "app.example.org.", true},
-		{"  app.example.org ", "app.example.org.", true},
-		{"", "", false},
-		{"   ", "", false},
-		{"*.example.org", "", false},
-		{"a.*.example.org", "", false},
-		{"a..example.org", "", false},
-	} {
-		got, ok := normalizeHost(tc.in)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("normalizeHost(%q) = %q, %t; want %q, %t", tc.in, got, ok, tc.want, tc.ok)
-		}
-	}
-}

@@ -98,9 +98,7 @@ type Watcher struct {
 
 // NewWatcher prepares the informers; nothing talks to the cluster before Start.
 func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
-	cfg := rest.CopyConfig(c.Config)
-	cfg.UserAgent = "coredns-gslb"
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := kubernetes.NewForConfig(ClientConfig(c.Config))
 	if err != nil {
 		return nil, fmt.Errorf("site %s (context %q): %w", c.Site, c.Context, err)
 	}
@@ -133,13 +131,6 @@ func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
 	return w, nil
 }
 
-func stripManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.Object); ok {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
-}
-
 // resyncNamespace re-evaluates every selected object of namespace ns.
 func (w *Watcher) resyncNamespace(ns string) {
 	for kind, infs := range w.informers {
@@ -153,9 +144,7 @@ func (w *Watcher) resyncNamespace(ns string) {
 }
 
 func (w *Watcher) register(inf cache.SharedIndexInformer, kind string) {
-	// Objects are cached whole by the informer; managed fields are often
-	// the bulk of an object and we never read them.
-	_ = inf.SetTransform(stripManagedFields)
+	_ = inf.SetTransform(StripManagedFields)
 	w.informers[kind] = append(w.informers[kind], inf)
 	_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 		w.markDown()

@@ -28,8 +28,12 @@ const (
 	AnnotationHealthPath  = AnnotationPrefix + "health-path"
 )
 
-// Limits shared by the Corefile and annotations.
+// Limits shared by the Corefile, annotations, AMKO's objects and Avi's
+// services, and the defaults of the per-site settings.
 const (
+	DefaultWeight   = 1
+	DefaultPriority = 10 // AMKO's GlobalDeploymentPolicy default
+
 	MaxWeight   = 20 // Avi's ratio range is 1-20; 0 drains a site
 	MaxPriority = 100
 	MaxTTL      = 86400

@@ -101,30 +101,11 @@ type Answer struct {
 // Zone returns the served zone qname falls in, or nil. qname must be lower case.
 func (t *Table) Zone(qname string) *ZoneData {
 	for _, z := range t.zones {
-		if inZone(z.Name, qname) {
+		if model.InZone(z.Name, qname) {
 			return z
 		}
 	}
 	return nil
-}
-
-// inZone is dns.IsSubDomain for lower-case names, without its allocations
-// (it splits both names into label slices on every query).
-func inZone(zone, name string) bool {
-	if zone == "." || zone == name {
-		return true
-	}
-	n := len(name) - len(zone)
-	if n < 2 || name[n:] != zone || name[n-1] != '.' {
-		return false
-	}
-	// The dot before the zone must end a label, not be an escaped "\."
-	// inside one: an odd run of backslashes escapes it.
-	escapes := 0
-	for i := n - 2; i >= 0 && name[i] == '\\'; i-- {
-		escapes++
-	}
-	return escapes%2 == 0
 }
 
 // Lookup answers qname (lower case, inside zone z) for qtype and client c.

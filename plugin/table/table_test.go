@@ -446,24 +446,3 @@ func TestResultString(t *testing.T) {
 		}
 	}
 }
-
-func TestInZone(t *testing.T) {
-	for _, tc := range []struct {
-		zone, name string
-		want       bool
-	}{
-		{"example.org.", "example.org.", true},
-		{"example.org.", "www.example.org.", true},
-		{"example.org.", "a.b.example.org.", true},
-		{"example.org.", "wwwexample.org.", false},
-		{"example.org.", "org.", false},
-		{"example.org.", "example.org.uk.", false},
-		{".", "anything.example.", true},
-		{"example.org.", `www\.example.org.`, false}, // one label "www.example", zone "org."
-		{"example.org.", `www\\.example.org.`, true}, // "www\" then the zone
-	} {
-		if got := inZone(tc.zone, tc.name); got != tc.want || got != dns.IsSubDomain(tc.zone, tc.name) {
-			t.Errorf("inZone(%q, %q) = %v, want %v (dns.IsSubDomain says %v)", tc.zone, tc.name, got, tc.want, dns.IsSubDomain(tc.zone, tc.name))
-		}
-	}
-}
