@@ -56,18 +56,10 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		p.topology.Geo = geoOf
 	}
 	tcfg := table.Config{
-		TTL:             cfg.ttl,
-		Answers:         cfg.answers,
-		Algorithm:       p.algorithm,
-		Fallback:        p.fallback,
-		HashMask4:       p.hashMask4,
-		HashMask6:       p.hashMask6,
-		Down:            p.down,
-		Topology:        p.topology,
-		Weights:         p.weights,
-		Priorities:      p.priorities,
-		DefaultWeight:   model.DefaultWeight,
-		DefaultPriority: model.DefaultPriority,
+		Overrides:  cfg.defaults,
+		Topology:   p.topology,
+		Weights:    p.weights,
+		Priorities: p.priorities,
 	}
 	for _, z := range cfg.zones {
 		zone := table.Zone{Name: z, Hostmaster: cfg.hostmaster}
@@ -93,13 +85,13 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		Services:   cfg.services,
 		InZone:     model.Zones(cfg.zones).Contains,
 
-		EndpointReadiness: p.endpointReadiness,
+		EndpointReadiness: cfg.health.endpointReadiness,
 	}
-	switch p.healthMode {
-	case "none":
+	switch cfg.health.mode {
+	case healthNone:
 		opts.DefaultCheck = &model.Check{}
-	case "forced":
-		opts.DefaultCheck = &p.healthCheck
+	case healthForced:
+		opts.DefaultCheck = &cfg.health.check
 	}
 	if cfg.amko != nil {
 		src, err := newAmko(cfg, opts.InZone, store)
@@ -138,8 +130,8 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	}
 	// The checker's onChange needs the builder, which needs the health
 	// adapter: tie the knot through g.
-	g.checker = health.NewChecker(p.health, func() { g.builder.Notify() })
-	g.health = &memberHealth{checker: g.checker, grace: p.apiGrace, watchers: g.watchers}
+	g.checker = health.NewChecker(cfg.health.probe, func() { g.builder.Notify() })
+	g.health = &memberHealth{checker: g.checker, grace: cfg.health.apiGrace, watchers: g.watchers}
 	g.builder = table.NewBuilder(tcfg, store, g.health)
 	g.builder.OnBuild = func(t *table.Table, records int) {
 		log.Debugf("Published answer table serial %d: %d records", t.Serial, records)

@@ -1,6 +1,7 @@
 package gslb
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/netip"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/gslb/gslb/plugin/avi"
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/policy"
 	"github.com/gslb/gslb/plugin/table"
 	"github.com/miekg/dns"
 	"k8s.io/apimachinery/pkg/labels"
@@ -39,9 +41,11 @@ const (
 
 // config is the parsed Corefile stanza.
 type config struct {
-	zones          []string
-	ttl            uint32
-	answers        int
+	zones []string
+	// defaults are the per-service settings every GSLB service starts
+	// from (ttl, answers, policy, hash_mask, down_response, and the weight
+	// and priority of sites the Corefile does not list): every field set.
+	defaults       model.Overrides
 	clusters       []kube.Cluster
 	selector       string
 	namespaces     []string
@@ -53,8 +57,32 @@ type config struct {
 	startupTimeout time.Duration
 	fall           fall.F
 	policy         policyConfig
+	health         healthConfig
 	avi            *avi.Config // nil without an avi block
 	amko           *amkoConfig // nil without an amko line
+}
+
+// newConfig is the configuration of a stanza without properties.
+func newConfig() *config {
+	return &config{
+		defaults: model.Overrides{
+			Weight:    model.Some(model.DefaultWeight),
+			Priority:  model.Some(model.DefaultPriority),
+			Algorithm: model.RoundRobin,
+			Fallback:  model.RoundRobin,
+			HashMask4: model.Some(policy.DefaultHashMask4),
+			HashMask6: model.Some(policy.DefaultHashMask6),
+			TTL:       model.Some(defaultTTL),
+			Answers:   model.Some(0),
+			Down:      model.Down{Kind: model.DownNone},
+		},
+		selector:       defaultSelector,
+		ingresses:      true,
+		services:       true,
+		startupTimeout: defaultStartupTimeout,
+		policy:         newPolicyConfig(),
+		health:         newHealthConfig(),
+	}
 }
 
 func setup(c *caddy.Controller) error {
@@ -75,11 +103,70 @@ func setup(c *caddy.Controller) error {
 	return nil
 }
 
+// parser is one stanza being read: the config, and what properties leave
+// for the checks that need the whole stanza (sites are known only at the
+// end, since kubeconfig files name them).
+type parser struct {
+	cfg           *config
+	kubeconfigs   []kubeconfigLine
+	siteOf        map[string]string // context -> site name
+	siteLine      map[string]int
+	inClusterSite string
+	// sites named by weight, priority and topology -> line, checked once
+	// the sites are known; topology rules seen, to refuse duplicates.
+	policySites map[string]int
+	topoSeen    map[netip.Prefix]bool
+	geoSeen     map[string]bool
+}
+
 // kubeconfigLine remembers one `kubeconfig` property until sites are known.
 type kubeconfigLine struct {
 	line     int
 	file     string
 	contexts []string
+}
+
+// property reads one property of the stanza; c.Val() is its name and its
+// arguments are still to be read.
+type property func(p *parser, c *caddy.Controller) error
+
+// properties is every property of a gslb stanza: the parser and the list of
+// known properties in its error message both come from here.
+var properties map[string]property
+
+func init() {
+	properties = map[string]property{
+		"kubeconfig":      parseKubeconfig,
+		"site":            parseSite,
+		"resources":       parseResources,
+		"selector":        parseSelector,
+		"namespaces":      parseNamespaces,
+		"ttl":             parseTTL,
+		"answers":         parseAnswers,
+		"startup_timeout": parseStartupTimeout,
+		"member":          parseMember,
+		"nameserver":      parseNameServer,
+		"hostmaster":      parseHostmaster,
+		"fallthrough":     parseFallthrough,
+		"avi":             parseAvi,
+		"amko":            parseAmko,
+		"amko_status":     parseAmkoStatus,
+	}
+	for name, f := range policyProperties {
+		properties[name] = f
+	}
+	for name, f := range healthProperties {
+		properties[name] = f
+	}
+}
+
+func knownProperties() string {
+	names := make([]string, 0, len(properties))
+	for name := range properties {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 // hostName matches a lower-case, fully-qualified host name of at least two
@@ -88,27 +175,22 @@ type kubeconfigLine struct {
 var hostName = regexp.MustCompile(`^([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9_-]*[a-z_-][a-z0-9_-]*\.$`)
 
 func parse(c *caddy.Controller) (*config, error) {
-	cfg := &config{
-		ttl:            defaultTTL,
-		selector:       defaultSelector,
-		ingresses:      true,
-		services:       true,
-		startupTimeout: defaultStartupTimeout,
-		policy:         newPolicyConfig(),
+	cfg := newConfig()
+	p := &parser{
+		cfg:         cfg,
+		siteOf:      map[string]string{},
+		siteLine:    map[string]int{},
+		policySites: map[string]int{},
+		topoSeen:    map[netip.Prefix]bool{},
+		geoSeen:     map[string]bool{},
 	}
-	var (
-		kubeconfigs   []kubeconfigLine
-		siteOf        = map[string]string{} // context -> site name
-		siteLine      = map[string]int{}
-		inClusterSite string
-		staticLines   []func() error // checked once the zones are known
-	)
 	i := 0
 	for c.Next() {
 		if i > 0 {
 			return nil, plugin.ErrOnce
 		}
 		i++
+		// The zones come first, so every property can check names against them.
 		cfg.zones = plugin.OriginsFromArgsOrServerBlock(c.RemainingArgs(), c.ServerBlockKeys)
 		for _, z := range cfg.zones {
 			if _, ok := dns.IsDomainName(z); !ok {
@@ -116,161 +198,31 @@ func parse(c *caddy.Controller) (*config, error) {
 			}
 		}
 		for c.NextBlock() {
-			switch c.Val() {
-			case "kubeconfig":
-				args := c.RemainingArgs()
-				if len(args) < 1 {
-					return nil, c.Errf("kubeconfig needs a file and optional contexts: kubeconfig FILE [CONTEXT...]")
-				}
-				kubeconfigs = append(kubeconfigs, kubeconfigLine{line: c.Line(), file: args[0], contexts: args[1:]})
-			case "site":
-				args := c.RemainingArgs()
-				switch len(args) {
-				case 1:
-					if err := model.CheckSiteName(args[0]); err != nil {
-						return nil, c.Err(err.Error())
-					}
-					inClusterSite = args[0]
-				case 2:
-					if err := model.CheckSiteName(args[0]); err != nil {
-						return nil, c.Err(err.Error())
-					}
-					if _, dup := siteOf[args[1]]; dup {
-						return nil, c.Errf("context %q already has a site name", args[1])
-					}
-					siteOf[args[1]] = args[0]
-					siteLine[args[1]] = c.Line()
-				default:
-					return nil, c.Errf("site needs a name and a kubeconfig context: site NAME CONTEXT (or site NAME for in-cluster)")
-				}
-			case "resources":
-				args := c.RemainingArgs()
-				if len(args) == 0 {
-					return nil, c.Errf("resources needs one or both of: ingress service")
-				}
-				cfg.ingresses, cfg.services = false, false
-				for _, a := range args {
-					switch strings.ToLower(a) {
-					case "ingress", "ingresses":
-						cfg.ingresses = true
-					case "service", "services":
-						cfg.services = true
-					default:
-						return nil, c.Errf("unknown resource %q: use ingress and/or service", a)
-					}
-				}
-			case "selector":
-				args := c.RemainingArgs()
-				if len(args) == 0 {
-					return nil, c.Errf("selector needs a Kubernetes label selector, e.g. selector app=gslb")
-				}
-				s := strings.Join(args, " ")
-				if _, err := labels.Parse(s); err != nil {
-					return nil, c.Errf("bad label selector %q: %v", s, err)
-				}
-				cfg.selector = s
-			case "namespaces":
-				args := c.RemainingArgs()
-				if len(args) == 0 {
-					return nil, c.Errf("namespaces needs at least one namespace")
-				}
-				cfg.namespaces = append(cfg.namespaces, args...)
-			case "ttl":
-				n, err := intArg(c, "ttl", 0, model.MaxTTL)
-				if err != nil {
-					return nil, err
-				}
-				cfg.ttl = uint32(n)
-			case "answers":
-				n, err := intArg(c, "answers", 0, model.MaxAnswers)
-				if err != nil {
-					return nil, err
-				}
-				cfg.answers = n
-			case "startup_timeout":
-				args := c.RemainingArgs()
-				if len(args) != 1 {
-					return nil, c.Errf("startup_timeout needs one duration, e.g. startup_timeout 30s")
-				}
-				d, err := time.ParseDuration(args[0])
-				if err != nil || d < 0 {
-					return nil, c.Errf("startup_timeout: %q is not a duration like 30s or 2m", args[0])
-				}
-				cfg.startupTimeout = d
-			case "member":
-				f, err := parseMember(c)
-				if err != nil {
-					return nil, err
-				}
-				staticLines = append(staticLines, func() error { return f(cfg) })
-			case "nameserver":
-				args := c.RemainingArgs()
-				if len(args) < 1 {
-					return nil, c.Errf("nameserver needs a name and, inside the zone, its addresses: nameserver NAME [ADDRESS...]")
-				}
-				name, ok := model.HostName(args[0])
-				if !ok {
-					return nil, c.Errf("nameserver %q is not a domain name", args[0])
-				}
-				ns := table.NameServer{Name: name}
-				for _, a := range args[1:] {
-					ip, err := netip.ParseAddr(a)
-					if err != nil {
-						return nil, c.Errf("nameserver %s: %q is not an IP address", args[0], a)
-					}
-					ns.Addrs = append(ns.Addrs, ip.Unmap())
-				}
-				inZone := model.Zones(cfg.zones).Contains(ns.Name)
-				if inZone && len(ns.Addrs) == 0 {
-					return nil, c.Errf("nameserver %s lies inside the zone: give its address(es) for glue: nameserver %s ADDRESS...", args[0], args[0])
-				}
-				if !inZone && len(ns.Addrs) > 0 {
-					return nil, c.Errf("nameserver %s lies outside the zone, so its addresses cannot be served as glue: remove them", args[0])
-				}
-				cfg.nameServers = append(cfg.nameServers, ns)
-			case "hostmaster":
-				args := c.RemainingArgs()
-				if len(args) != 1 {
-					return nil, c.Errf("hostmaster needs one mailbox, e.g. hostmaster dns-admin@example.org")
-				}
-				cfg.hostmaster = mailbox(args[0])
-			case "fallthrough":
-				cfg.fall.SetZonesFromArgs(c.RemainingArgs())
-			default:
-				handled, err := parsePolicyProperty(c, &cfg.policy)
-				if err == nil && !handled {
-					handled, err = parseAviProperty(c, cfg)
-				}
-				if err == nil && !handled {
-					handled, err = parseAmkoProperty(c, cfg)
-				}
-				if err != nil {
-					return nil, err
-				}
-				if !handled {
-					return nil, c.Errf("unknown property %q; known: kubeconfig, site, resources, selector, namespaces, ttl, answers, member, "+
-						"nameserver, hostmaster, startup_timeout, fallthrough, policy, hash_mask, weight, priority, topology, down_response, "+
-						"health_check, health_interval, health_timeout, health_rise, health_fall, health_expect, health_tls, health_targets, api_grace, endpoint_readiness, avi, amko, amko_status", c.Val())
-				}
+			prop, ok := properties[c.Val()]
+			if !ok {
+				return nil, c.Errf("unknown property %q; known: %s", c.Val(), knownProperties())
+			}
+			if err := prop(p, c); err != nil {
+				return nil, err
 			}
 		}
 	}
-	for _, f := range staticLines {
-		if err := f(); err != nil {
-			return nil, err
-		}
-	}
+	return cfg, p.finish(c.File())
+}
 
-	clusters, err := loadClusters(c.File(), kubeconfigs, siteOf, siteLine, inClusterSite, len(cfg.static) > 0 || cfg.avi != nil)
+// finish runs the checks that need the whole stanza.
+func (p *parser) finish(file string) error {
+	cfg := p.cfg
+	clusters, err := loadClusters(file, p.kubeconfigs, p.siteOf, p.siteLine, p.inClusterSite, len(cfg.static) > 0 || cfg.avi != nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cfg.clusters = clusters
-	if err := resolveAmko(c.File(), cfg.amko, clusters); err != nil {
-		return nil, err
+	if err := resolveAmko(file, cfg.amko, clusters); err != nil {
+		return err
 	}
 	if len(clusters) > 0 && !cfg.ingresses && !cfg.services {
-		return nil, fmt.Errorf("resources: nothing to watch")
+		return fmt.Errorf("resources: nothing to watch")
 	}
 	var sites []string
 	for _, cl := range clusters {
@@ -282,31 +234,232 @@ func parse(c *caddy.Controller) (*config, error) {
 			sites = append(sites, r.Member.Site)
 		}
 	}
-	if err := cfg.policy.checkSites(c.File(), sites); err != nil {
-		return nil, err
+	if err := p.checkPolicySites(file, sites); err != nil {
+		return err
 	}
 	// A forced health check applies to static members too; auto leaves
 	// them unprobed (there is no port to guess).
-	if cfg.policy.healthMode == "forced" {
+	if cfg.health.mode == healthForced {
 		for i := range cfg.static {
 			if !cfg.static[i].Member.IsAlias() {
-				cfg.static[i].Check = cfg.policy.healthCheck
+				cfg.static[i].Check = cfg.health.check
 			}
 		}
 	}
-	return cfg, nil
+	return nil
 }
 
+// Argument helpers: each reads the property's arguments and reports, at the
+// property's line, what it wants.
+
+// oneArg reads exactly one argument; want says what it is.
+func oneArg(c *caddy.Controller, want string) (string, error) {
+	prop := c.Val()
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return "", c.Errf("%s needs %s", prop, want)
+	}
+	return args[0], nil
+}
+
+// intArg reads one number between lo and hi.
 func intArg(c *caddy.Controller, name string, lo, hi int) (int, error) {
 	args := c.RemainingArgs()
 	if len(args) != 1 {
 		return 0, c.Errf("%s needs one number between %d and %d", name, lo, hi)
 	}
-	n, err := strconv.Atoi(args[0])
+	return intIn(c, name, args[0], lo, hi)
+}
+
+// intIn checks one number argument of prop.
+func intIn(c *caddy.Controller, prop, arg string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(arg)
 	if err != nil || n < lo || n > hi {
-		return 0, c.Errf("%s: %q is not a number between %d and %d", name, args[0], lo, hi)
+		return 0, c.Errf("%s: %q is not a number between %d and %d", prop, arg, lo, hi)
 	}
 	return n, nil
+}
+
+// durationIn checks one duration argument of prop: positive, or at least
+// zero when zero is allowed.
+func durationIn(c *caddy.Controller, prop, arg string, zeroOK bool, example string) (time.Duration, error) {
+	d, err := time.ParseDuration(arg)
+	if err != nil || d < 0 || (d == 0 && !zeroOK) {
+		kind := "a positive duration"
+		if zeroOK {
+			kind = "a duration"
+		}
+		return 0, c.Errf("%s: %q is not %s like %s", prop, arg, kind, example)
+	}
+	return d, nil
+}
+
+// caFile reads a PEM file of CA certificates for prop.
+func caFile(c *caddy.Controller, prop, file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, c.Errf("%s: cannot read CA file %q: %v", prop, file, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, c.Errf("%s: %q holds no PEM certificate", prop, file)
+	}
+	return pool, nil
+}
+
+// siteArg checks a site name given on the current line.
+func siteArg(c *caddy.Controller, name string) error {
+	if err := model.CheckSiteName(name); err != nil {
+		return c.Err(err.Error())
+	}
+	return nil
+}
+
+func parseKubeconfig(p *parser, c *caddy.Controller) error {
+	args := c.RemainingArgs()
+	if len(args) < 1 {
+		return c.Errf("kubeconfig needs a file and optional contexts: kubeconfig FILE [CONTEXT...]")
+	}
+	p.kubeconfigs = append(p.kubeconfigs, kubeconfigLine{line: c.Line(), file: args[0], contexts: args[1:]})
+	return nil
+}
+
+func parseSite(p *parser, c *caddy.Controller) error {
+	args := c.RemainingArgs()
+	switch len(args) {
+	case 1:
+		if err := siteArg(c, args[0]); err != nil {
+			return err
+		}
+		p.inClusterSite = args[0]
+	case 2:
+		if err := siteArg(c, args[0]); err != nil {
+			return err
+		}
+		if _, dup := p.siteOf[args[1]]; dup {
+			return c.Errf("context %q already has a site name", args[1])
+		}
+		p.siteOf[args[1]] = args[0]
+		p.siteLine[args[1]] = c.Line()
+	default:
+		return c.Errf("site needs a name and a kubeconfig context: site NAME CONTEXT (or site NAME for in-cluster)")
+	}
+	return nil
+}
+
+func parseResources(p *parser, c *caddy.Controller) error {
+	args := c.RemainingArgs()
+	if len(args) == 0 {
+		return c.Errf("resources needs one or both of: ingress service")
+	}
+	cfg := p.cfg
+	cfg.ingresses, cfg.services = false, false
+	for _, a := range args {
+		switch strings.ToLower(a) {
+		case "ingress", "ingresses":
+			cfg.ingresses = true
+		case "service", "services":
+			cfg.services = true
+		default:
+			return c.Errf("unknown resource %q: use ingress and/or service", a)
+		}
+	}
+	return nil
+}
+
+func parseSelector(p *parser, c *caddy.Controller) error {
+	args := c.RemainingArgs()
+	if len(args) == 0 {
+		return c.Errf("selector needs a Kubernetes label selector, e.g. selector app=gslb")
+	}
+	s := strings.Join(args, " ")
+	if _, err := labels.Parse(s); err != nil {
+		return c.Errf("bad label selector %q: %v", s, err)
+	}
+	p.cfg.selector = s
+	return nil
+}
+
+func parseNamespaces(p *parser, c *caddy.Controller) error {
+	args := c.RemainingArgs()
+	if len(args) == 0 {
+		return c.Errf("namespaces needs at least one namespace")
+	}
+	p.cfg.namespaces = append(p.cfg.namespaces, args...)
+	return nil
+}
+
+func parseTTL(p *parser, c *caddy.Controller) error {
+	n, err := intArg(c, "ttl", 0, model.MaxTTL)
+	if err != nil {
+		return err
+	}
+	p.cfg.defaults.TTL = model.Some(n)
+	return nil
+}
+
+func parseAnswers(p *parser, c *caddy.Controller) error {
+	n, err := intArg(c, "answers", 0, model.MaxAnswers)
+	if err != nil {
+		return err
+	}
+	p.cfg.defaults.Answers = model.Some(n)
+	return nil
+}
+
+func parseStartupTimeout(p *parser, c *caddy.Controller) error {
+	arg, err := oneArg(c, "one duration, e.g. startup_timeout 30s")
+	if err != nil {
+		return err
+	}
+	d, err := time.ParseDuration(arg)
+	if err != nil || d < 0 {
+		return c.Errf("startup_timeout: %q is not a duration like 30s or 2m", arg)
+	}
+	p.cfg.startupTimeout = d
+	return nil
+}
+
+func parseNameServer(p *parser, c *caddy.Controller) error {
+	args := c.RemainingArgs()
+	if len(args) < 1 {
+		return c.Errf("nameserver needs a name and, inside the zone, its addresses: nameserver NAME [ADDRESS...]")
+	}
+	name, ok := model.HostName(args[0])
+	if !ok {
+		return c.Errf("nameserver %q is not a domain name", args[0])
+	}
+	ns := table.NameServer{Name: name}
+	for _, a := range args[1:] {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return c.Errf("nameserver %s: %q is not an IP address", args[0], a)
+		}
+		ns.Addrs = append(ns.Addrs, ip.Unmap())
+	}
+	inZone := model.Zones(p.cfg.zones).Contains(ns.Name)
+	if inZone && len(ns.Addrs) == 0 {
+		return c.Errf("nameserver %s lies inside the zone: give its address(es) for glue: nameserver %s ADDRESS...", args[0], args[0])
+	}
+	if !inZone && len(ns.Addrs) > 0 {
+		return c.Errf("nameserver %s lies outside the zone, so its addresses cannot be served as glue: remove them", args[0])
+	}
+	p.cfg.nameServers = append(p.cfg.nameServers, ns)
+	return nil
+}
+
+func parseHostmaster(p *parser, c *caddy.Controller) error {
+	arg, err := oneArg(c, "one mailbox, e.g. hostmaster dns-admin@example.org")
+	if err != nil {
+		return err
+	}
+	p.cfg.hostmaster = mailbox(arg)
+	return nil
+}
+
+func parseFallthrough(p *parser, c *caddy.Controller) error {
+	p.cfg.fall.SetZonesFromArgs(c.RemainingArgs())
+	return nil
 }
 
 // mailbox turns dns-admin@example.org into the SOA RNAME dns-admin.example.org.
@@ -317,25 +470,23 @@ func mailbox(s string) string {
 	return strings.ToLower(dns.Fqdn(s))
 }
 
-// parseMember reads `member FQDN ADDRESS... [site NAME]`. The check that the
-// name lies inside a zone is returned as a closure: it needs the zones.
-func parseMember(c *caddy.Controller) (func(*config) error, error) {
-	line := c.Line()
+// parseMember reads `member FQDN ADDRESS... [site NAME]`.
+func parseMember(p *parser, c *caddy.Controller) error {
 	args := c.RemainingArgs()
 	site := defaultStaticSite
 	if n := len(args); n >= 2 && args[n-2] == "site" {
 		site = args[n-1]
 		args = args[:n-2]
-		if err := model.CheckSiteName(site); err != nil {
-			return nil, c.Err(err.Error())
+		if err := siteArg(c, site); err != nil {
+			return err
 		}
 	}
 	if len(args) < 2 {
-		return nil, c.Errf("member needs a name and at least one address: member FQDN ADDRESS... [site NAME]")
+		return c.Errf("member needs a name and at least one address: member FQDN ADDRESS... [site NAME]")
 	}
 	fqdn, ok := model.HostName(args[0])
 	if !ok {
-		return nil, c.Errf("member %q is not a domain name", args[0])
+		return c.Errf("member %q is not a domain name", args[0])
 	}
 	var members []model.Member
 	for _, a := range args[1:] {
@@ -345,19 +496,17 @@ func parseMember(c *caddy.Controller) (func(*config) error, error) {
 		}
 		target := strings.ToLower(dns.Fqdn(a))
 		if _, ok := dns.IsDomainName(target); !ok || !hostName.MatchString(target) {
-			return nil, c.Errf("member %s: %q is neither an IP address nor a host name (for a CNAME)", args[0], a)
+			return c.Errf("member %s: %q is neither an IP address nor a host name (for a CNAME)", args[0], a)
 		}
 		members = append(members, model.Member{Site: site, Target: target})
 	}
-	return func(cfg *config) error {
-		if !model.Zones(cfg.zones).Contains(fqdn) {
-			return lineErr(c.File(), line, "member %s is outside the zones %s: use a name inside them", args[0], strings.Join(cfg.zones, ", "))
-		}
-		for _, m := range members {
-			cfg.static = append(cfg.static, model.Record{FQDN: fqdn, Member: m})
-		}
-		return nil
-	}, nil
+	if !model.Zones(p.cfg.zones).Contains(fqdn) {
+		return c.Errf("member %s is outside the zones %s: use a name inside them", args[0], strings.Join(p.cfg.zones, ", "))
+	}
+	for _, m := range members {
+		p.cfg.static = append(p.cfg.static, model.Record{FQDN: fqdn, Member: m})
+	}
+	return nil
 }
 
 // loadClusters resolves kubeconfig lines into one cluster per context. All

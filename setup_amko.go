@@ -21,44 +21,39 @@ type amkoConfig struct {
 	leader     kube.Cluster // resolved once the clusters are known
 }
 
-// parseAmkoProperty reads
-//
-//	amko CONTEXT [NAMESPACE]
-//	amko_status
-//
-// handled is false for any other property.
-func parseAmkoProperty(c *caddy.Controller, cfg *config) (handled bool, err error) {
-	switch c.Val() {
-	case "amko":
-		if cfg.amko != nil && cfg.amko.line != 0 {
-			return true, c.Errf("only one amko line per gslb stanza: AMKO keeps its policy objects in one namespace of the leader cluster")
-		}
-		args := c.RemainingArgs()
-		if len(args) < 1 || len(args) > 2 {
-			return true, c.Errf("amko needs the kubeconfig context of the cluster that holds the AMKO objects, and optionally their namespace: amko CONTEXT [NAMESPACE] (default %s)", amko.DefaultNamespace)
-		}
-		if cfg.amko == nil {
-			cfg.amko = &amkoConfig{}
-		}
-		cfg.amko.context, cfg.amko.namespace, cfg.amko.line = args[0], amko.DefaultNamespace, c.Line()
-		if len(args) == 2 {
-			if errs := validation.IsDNS1123Label(args[1]); len(errs) > 0 {
-				return true, c.Errf("amko namespace %q: %s", args[1], strings.Join(errs, "; "))
-			}
-			cfg.amko.namespace = args[1]
-		}
-		return true, nil
-	case "amko_status":
-		if len(c.RemainingArgs()) != 0 {
-			return true, c.Errf("amko_status takes no arguments")
-		}
-		if cfg.amko == nil {
-			cfg.amko = &amkoConfig{}
-		}
-		cfg.amko.status, cfg.amko.statusLine = true, c.Line()
-		return true, nil
+// parseAmko reads `amko CONTEXT [NAMESPACE]`.
+func parseAmko(p *parser, c *caddy.Controller) error {
+	cfg := p.cfg
+	if cfg.amko != nil && cfg.amko.line != 0 {
+		return c.Errf("only one amko line per gslb stanza: AMKO keeps its policy objects in one namespace of the leader cluster")
 	}
-	return false, nil
+	args := c.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return c.Errf("amko needs the kubeconfig context of the cluster that holds the AMKO objects, and optionally their namespace: amko CONTEXT [NAMESPACE] (default %s)", amko.DefaultNamespace)
+	}
+	if cfg.amko == nil {
+		cfg.amko = &amkoConfig{}
+	}
+	cfg.amko.context, cfg.amko.namespace, cfg.amko.line = args[0], amko.DefaultNamespace, c.Line()
+	if len(args) == 2 {
+		if errs := validation.IsDNS1123Label(args[1]); len(errs) > 0 {
+			return c.Errf("amko namespace %q: %s", args[1], strings.Join(errs, "; "))
+		}
+		cfg.amko.namespace = args[1]
+	}
+	return nil
+}
+
+// parseAmkoStatus reads `amko_status`.
+func parseAmkoStatus(p *parser, c *caddy.Controller) error {
+	if len(c.RemainingArgs()) != 0 {
+		return c.Errf("amko_status takes no arguments")
+	}
+	if p.cfg.amko == nil {
+		p.cfg.amko = &amkoConfig{}
+	}
+	p.cfg.amko.status, p.cfg.amko.statusLine = true, c.Line()
+	return nil
 }
 
 // resolveAmko finds the leader among the member clusters: the amko context
@@ -92,12 +87,11 @@ func resolveAmko(file string, a *amkoConfig, clusters []kube.Cluster) error {
 
 // newAmko builds the AMKO policy source from the parsed stanza.
 func newAmko(cfg *config, inZone kube.InZone, store *model.Store) (*amko.Source, error) {
-	p := &cfg.policy
 	env := amko.Env{
 		InZone:        inZone,
 		Zones:         cfg.zones,
-		Weights:       p.weights,
-		DefaultWeight: model.DefaultWeight,
+		Weights:       cfg.policy.weights,
+		DefaultWeight: cfg.defaults.Weight.V,
 		Selector:      cfg.selector,
 	}
 	for _, c := range cfg.clusters {
@@ -105,8 +99,8 @@ func newAmko(cfg *config, inZone kube.InZone, store *model.Store) (*amko.Source,
 	}
 	// Third-party members have no port to guess: probed only when the
 	// Corefile forces a health check, like static members.
-	if p.healthMode == "forced" {
-		env.ThirdPartyCheck = p.healthCheck
+	if cfg.health.mode == healthForced {
+		env.ThirdPartyCheck = cfg.health.check
 	}
 	return amko.New(amko.Config{
 		Leader:         cfg.amko.leader,

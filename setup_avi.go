@@ -1,8 +1,6 @@
 package gslb
 
 import (
-	"crypto/x509"
-	"os"
 	"regexp"
 	"time"
 
@@ -31,23 +29,21 @@ const aviProperties = "credentials, tenant, version, ca, insecure, poll, timeout
 //	    site NAME CLUSTER_UUID
 //	}
 //
-// handled is false for any other property. The block is read token by token
-// here: caddy's Dispenser does not nest blocks by itself.
-func parseAviProperty(c *caddy.Controller, cfg *config) (handled bool, err error) {
-	if c.Val() != "avi" {
-		return false, nil
-	}
+// The block is read token by token here: caddy's Dispenser does not nest
+// blocks by itself.
+func parseAvi(p *parser, c *caddy.Controller) error {
+	cfg := p.cfg
 	line := c.Line()
 	if cfg.avi != nil {
-		return true, c.Errf("only one avi controller per gslb stanza: give the GSLB leader, which holds every site's GSLB services")
+		return c.Errf("only one avi controller per gslb stanza: give the GSLB leader, which holds every site's GSLB services")
 	}
 	args := c.RemainingArgs()
 	if len(args) != 1 {
-		return true, c.Errf("avi needs the controller's URL and a block: avi https://CONTROLLER { credentials FILE }")
+		return c.Errf("avi needs the controller's URL and a block: avi https://CONTROLLER { credentials FILE }")
 	}
 	origin, err := avi.ParseURL(args[0])
 	if err != nil {
-		return true, c.Errf("avi: %v", err)
+		return c.Errf("avi: %v", err)
 	}
 	a := &avi.Config{
 		URL:     origin,
@@ -58,20 +54,20 @@ func parseAviProperty(c *caddy.Controller, cfg *config) (handled bool, err error
 		Sites:   map[string]string{},
 	}
 	if !c.NextArg() || c.Val() != "{" {
-		return true, c.Errf("avi %s needs a block with at least its credentials: avi %s { credentials FILE }", args[0], args[0])
+		return c.Errf("avi %s needs a block with at least its credentials: avi %s { credentials FILE }", args[0], args[0])
 	}
-	var caFile string
+	var caPath string
 	siteOfName := map[string]string{}
 	for closed := false; !closed; {
 		if !c.Next() {
-			return true, lineErr(c.File(), line, "the avi block is not closed: add } after its last property")
+			return lineErr(c.File(), line, "the avi block is not closed: add } after its last property")
 		}
 		prop := c.Val()
 		if prop == "}" {
 			break
 		}
 		if prop == "{" {
-			return true, c.Errf("unexpected { inside the avi block")
+			return c.Errf("unexpected { inside the avi block")
 		}
 		// A } on the property's own line closes the block too.
 		args := c.RemainingArgs()
@@ -88,58 +84,54 @@ func parseAviProperty(c *caddy.Controller, cfg *config) (handled bool, err error
 		case "credentials":
 			f, err := one("a file with `username: ...` and `password: ...` (or `token: ...`) lines, or the same as JSON")
 			if err != nil {
-				return true, err
+				return err
 			}
 			if _, err := avi.ReadCredentials(f); err != nil {
-				return true, c.Errf("avi: %v", err)
+				return c.Errf("avi: %v", err)
 			}
 			a.CredentialsFile = f
 		case "tenant":
 			t, err := one(`a tenant name, or "*" for all tenants`)
 			if err != nil {
-				return true, err
+				return err
 			}
 			a.Tenant = t
 		case "version":
 			v, err := one("the API version to send as X-Avi-Version, e.g. version " + avi.DefaultVersion)
 			if err != nil {
-				return true, err
+				return err
 			}
 			if !aviVersion.MatchString(v) {
-				return true, c.Errf("avi version %q: write the controller's version, e.g. %s", v, avi.DefaultVersion)
+				return c.Errf("avi version %q: write the controller's version, e.g. %s", v, avi.DefaultVersion)
 			}
 			a.Version = v
 		case "ca":
 			f, err := one("a PEM file with the CA that signed the controller's certificate")
 			if err != nil {
-				return true, err
+				return err
 			}
-			pem, err := os.ReadFile(f)
+			pool, err := caFile(c, "avi ca", f)
 			if err != nil {
-				return true, c.Errf("avi ca: cannot read %q: %v", f, err)
+				return err
 			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return true, c.Errf("avi ca: %q holds no PEM certificate", f)
-			}
-			a.RootCAs, caFile = pool, f
+			a.RootCAs, caPath = pool, f
 		case "insecure":
 			if len(args) != 0 {
-				return true, c.Errf("avi insecure takes no arguments")
+				return c.Errf("avi insecure takes no arguments")
 			}
 			a.Insecure = true
 		case "poll", "timeout":
 			v, err := one("a duration, e.g. " + prop + " 30s")
 			if err != nil {
-				return true, err
+				return err
 			}
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return true, c.Errf("avi %s: %q is not a positive duration like 30s or 1m", prop, v)
+			d, err := durationIn(c, "avi "+prop, v, false, "30s or 1m")
+			if err != nil {
+				return err
 			}
 			if prop == "poll" {
 				if d < minAviPoll {
-					return true, c.Errf("avi poll %s is too often for a controller: use at least %s", d, minAviPoll)
+					return c.Errf("avi poll %s is too often for a controller: use at least %s", d, minAviPoll)
 				}
 				a.Poll = d
 			} else {
@@ -147,31 +139,31 @@ func parseAviProperty(c *caddy.Controller, cfg *config) (handled bool, err error
 			}
 		case "site":
 			if len(args) != 2 {
-				return true, c.Errf("avi site needs a name and an Avi cluster uuid: site NAME CLUSTER_UUID")
+				return c.Errf("avi site needs a name and an Avi cluster uuid: site NAME CLUSTER_UUID")
 			}
 			name, uuid := args[0], args[1]
 			if err := model.CheckSiteName(name); err != nil {
-				return true, c.Errf("avi %v", err)
+				return c.Errf("avi %v", err)
 			}
 			if _, dup := a.Sites[uuid]; dup {
-				return true, c.Errf("avi cluster %q already has a site name", uuid)
+				return c.Errf("avi cluster %q already has a site name", uuid)
 			}
 			if other, dup := siteOfName[name]; dup {
-				return true, c.Errf("avi site %q already names cluster %q", name, other)
+				return c.Errf("avi site %q already names cluster %q", name, other)
 			}
 			a.Sites[uuid], siteOfName[name] = name, uuid
 		default:
-			return true, c.Errf("unknown avi property %q; known: %s", prop, aviProperties)
+			return c.Errf("unknown avi property %q; known: %s", prop, aviProperties)
 		}
 	}
 	if a.CredentialsFile == "" {
-		return true, lineErr(c.File(), line, "avi %s has no credentials: add `credentials FILE` to its block", origin)
+		return lineErr(c.File(), line, "avi %s has no credentials: add `credentials FILE` to its block", origin)
 	}
-	if a.Insecure && caFile != "" {
-		return true, lineErr(c.File(), line, "avi %s has both `ca %s` and `insecure`: keep the CA", origin, caFile)
+	if a.Insecure && caPath != "" {
+		return lineErr(c.File(), line, "avi %s has both `ca %s` and `insecure`: keep the CA", origin, caPath)
 	}
 	cfg.avi = a
-	return true, nil
+	return nil
 }
 
 // aviSiteNames are the Avi site names known at parse time.

@@ -72,8 +72,8 @@ func TestParseAvi(t *testing.T) {
 		if a.Sites[avisim.ClusterA] != "east" || a.Sites[avisim.ClusterB] != "west" || len(a.Sites) != 2 {
 			t.Errorf("sites %v", a.Sites)
 		}
-		if cfg.ttl != 20 || len(cfg.clusters) != 0 || len(cfg.static) != 0 {
-			t.Errorf("the properties after the avi block were lost: ttl %d", cfg.ttl)
+		if cfg.defaults.TTL.V != 20 || len(cfg.clusters) != 0 || len(cfg.static) != 0 {
+			t.Errorf("the properties after the avi block were lost: ttl %d", cfg.defaults.TTL.V)
 		}
 	})
 
@@ -86,7 +86,7 @@ func TestParseAvi(t *testing.T) {
 		if a.Tenant != avi.DefaultTenant || a.Version != avi.DefaultVersion || a.Poll != avi.DefaultPoll || a.Timeout != avi.DefaultTimeout || a.RootCAs != nil || a.Insecure {
 			t.Errorf("defaults %+v", a)
 		}
-		if cfg.answers != 2 {
+		if cfg.defaults.Answers.V != 2 {
 			t.Error("the property after the avi block was lost")
 		}
 	})

@@ -87,112 +87,105 @@ func TestParsePolicy(t *testing.T) {
 	tests := []struct {
 		name  string
 		props []string
-		// want is applied to newPolicyConfig() to give the expected result.
-		want     func(p *policyConfig)
+		// want is applied to newConfig() to give the expected result.
+		want     func(c *config)
 		wantPool *x509.CertPool // health.RootCAs, compared with Equal
 	}{
-		{name: "defaults", want: func(p *policyConfig) {}},
-		{name: "policy round-robin", props: []string{"policy round-robin"}, want: func(p *policyConfig) {}},
-		{name: "policy weighted", props: []string{"policy weighted"}, want: func(p *policyConfig) { p.algorithm = model.Weighted }},
-		{name: "policy consistent-hash", props: []string{"policy consistent-hash"}, want: func(p *policyConfig) { p.algorithm = model.ConsistentHash }},
-		{name: "policy topology", props: []string{"policy topology"}, want: func(p *policyConfig) { p.algorithm = model.Topology }},
-		{name: "policy topology with fallback", props: []string{"policy topology consistent-hash"}, want: func(p *policyConfig) {
-			p.algorithm, p.fallback = model.Topology, model.ConsistentHash
+		{name: "defaults", want: func(c *config) {}},
+		{name: "policy round-robin", props: []string{"policy round-robin"}, want: func(c *config) {}},
+		{name: "policy weighted", props: []string{"policy weighted"}, want: func(c *config) { c.defaults.Algorithm = model.Weighted }},
+		{name: "policy consistent-hash", props: []string{"policy consistent-hash"}, want: func(c *config) { c.defaults.Algorithm = model.ConsistentHash }},
+		{name: "policy topology", props: []string{"policy topology"}, want: func(c *config) { c.defaults.Algorithm = model.Topology }},
+		{name: "policy topology with fallback", props: []string{"policy topology consistent-hash"}, want: func(c *config) {
+			c.defaults.Algorithm, c.defaults.Fallback = model.Topology, model.ConsistentHash
 		}},
-		{name: "AMKO consistent hash", props: []string{"policy GSLB_ALGORITHM_CONSISTENT_HASH"}, want: func(p *policyConfig) { p.algorithm = model.ConsistentHash }},
-		{name: "AMKO round robin", props: []string{"policy GSLB_ALGORITHM_ROUND_ROBIN"}, want: func(p *policyConfig) {}},
-		{name: "AMKO topology with AMKO fallback", props: []string{"policy GSLB_ALGORITHM_TOPOLOGY GSLB_ALGORITHM_WEIGHTED"}, want: func(p *policyConfig) {
-			p.algorithm, p.fallback = model.Topology, model.Weighted
+		{name: "AMKO consistent hash", props: []string{"policy GSLB_ALGORITHM_CONSISTENT_HASH"}, want: func(c *config) { c.defaults.Algorithm = model.ConsistentHash }},
+		{name: "AMKO round robin", props: []string{"policy GSLB_ALGORITHM_ROUND_ROBIN"}, want: func(c *config) {}},
+		{name: "AMKO topology with AMKO fallback", props: []string{"policy GSLB_ALGORITHM_TOPOLOGY GSLB_ALGORITHM_WEIGHTED"}, want: func(c *config) {
+			c.defaults.Algorithm, c.defaults.Fallback = model.Topology, model.Weighted
 		}},
-		{name: "last policy wins", props: []string{"policy weighted", "policy Consistent-Hash"}, want: func(p *policyConfig) { p.algorithm = model.ConsistentHash }},
+		{name: "last policy wins", props: []string{"policy weighted", "policy Consistent-Hash"}, want: func(c *config) { c.defaults.Algorithm = model.ConsistentHash }},
 
-		{name: "hash_mask v4", props: []string{"hash_mask 16"}, want: func(p *policyConfig) { p.hashMask4 = 16 }},
-		{name: "hash_mask v4 and v6", props: []string{"hash_mask 20 48"}, want: func(p *policyConfig) { p.hashMask4, p.hashMask6 = 20, 48 }},
-		{name: "hash_mask bounds", props: []string{"hash_mask 1 1", "hash_mask 32 128"}, want: func(p *policyConfig) { p.hashMask4, p.hashMask6 = 32, 128 }},
+		{name: "hash_mask v4", props: []string{"hash_mask 16"}, want: func(c *config) { c.defaults.HashMask4 = model.Some(16) }},
+		{name: "hash_mask v4 and v6", props: []string{"hash_mask 20 48"}, want: func(c *config) { c.defaults.HashMask4, c.defaults.HashMask6 = model.Some(20), model.Some(48) }},
+		{name: "hash_mask bounds", props: []string{"hash_mask 1 1", "hash_mask 32 128"}, want: func(c *config) { c.defaults.HashMask4, c.defaults.HashMask6 = model.Some(32), model.Some(128) }},
 
-		{name: "weight and priority per site", props: []string{"weight sitea 20", "weight siteb 0", "priority sitea 100", "priority siteb 0"}, want: func(p *policyConfig) {
-			p.weights = map[string]int{"sitea": 20, "siteb": 0}
-			p.priorities = map[string]int{"sitea": 100, "siteb": 0}
-			p.siteLines = map[string]int{"sitea": 7, "siteb": 8}
-		}},
-
-		{name: "topology v4 and v6", props: []string{"topology 10.26.0.0/16 sitea siteb", "topology 2001:db8:1::/48 siteb", "topology 10.26.1.7/24 siteb"}, want: func(p *policyConfig) {
-			p.topology.Add(netip.MustParsePrefix("10.26.0.0/16"), []string{"sitea", "siteb"})
-			p.topology.Add(netip.MustParsePrefix("2001:db8:1::/48"), []string{"siteb"})
-			p.topology.Add(netip.MustParsePrefix("10.26.1.0/24"), []string{"siteb"})
-			p.topoSeen = map[netip.Prefix]bool{
-				netip.MustParsePrefix("10.26.0.0/16"):    true,
-				netip.MustParsePrefix("2001:db8:1::/48"): true,
-				netip.MustParsePrefix("10.26.1.0/24"):    true,
-			}
-			p.siteLines = map[string]int{"sitea": 5, "siteb": 7}
+		{name: "weight and priority per site", props: []string{"weight sitea 20", "weight siteb 0", "priority sitea 100", "priority siteb 0"}, want: func(c *config) {
+			c.policy.weights = map[string]int{"sitea": 20, "siteb": 0}
+			c.policy.priorities = map[string]int{"sitea": 100, "siteb": 0}
 		}},
 
-		{name: "down_response none", props: []string{"down_response none"}, want: func(p *policyConfig) {}},
-		{name: "down_response all-records", props: []string{"down_response all-records"}, want: func(p *policyConfig) { p.down = model.Down{Kind: model.DownAllRecords} }},
-		{name: "down_response empty", props: []string{"down_response empty"}, want: func(p *policyConfig) { p.down = model.Down{Kind: model.DownEmpty} }},
-		{name: "down_response fallback v4 and v6", props: []string{"down_response fallback 2001:db8::99 192.0.2.1"}, want: func(p *policyConfig) {
-			p.down = model.Down{Kind: model.DownFallback, V4: netip.MustParseAddr("192.0.2.1"), V6: netip.MustParseAddr("2001:db8::99")}
-		}},
-		{name: "down_response cname", props: []string{"down_response cname Sorry.Example.NET"}, want: func(p *policyConfig) {
-			p.down = model.Down{Kind: model.DownCNAME, Target: "sorry.example.net."}
-		}},
-		{name: "AMKO down response fallback ip", props: []string{"down_response GSLB_SERVICE_DOWN_RESPONSE_FALLBACK_IP 192.0.2.1"}, want: func(p *policyConfig) {
-			p.down = model.Down{Kind: model.DownFallback, V4: netip.MustParseAddr("192.0.2.1")}
-		}},
-		{name: "AMKO down response all records", props: []string{"down_response GSLB_SERVICE_DOWN_RESPONSE_ALL_RECORDS"}, want: func(p *policyConfig) {
-			p.down = model.Down{Kind: model.DownAllRecords}
-		}},
-		{name: "AMKO down response empty", props: []string{"down_response GSLB_SERVICE_DOWN_RESPONSE_EMPTY"}, want: func(p *policyConfig) {
-			p.down = model.Down{Kind: model.DownEmpty}
+		{name: "topology v4 and v6", props: []string{"topology 10.26.0.0/16 sitea siteb", "topology 2001:db8:1::/48 siteb", "topology 10.26.1.7/24 siteb"}, want: func(c *config) {
+			c.policy.topology.Add(netip.MustParsePrefix("10.26.0.0/16"), []string{"sitea", "siteb"})
+			c.policy.topology.Add(netip.MustParsePrefix("2001:db8:1::/48"), []string{"siteb"})
+			c.policy.topology.Add(netip.MustParsePrefix("10.26.1.0/24"), []string{"siteb"})
 		}},
 
-		{name: "health_check auto", props: []string{"health_check none", "health_check auto"}, want: func(p *policyConfig) {}},
-		{name: "health_check none", props: []string{"health_check NONE"}, want: func(p *policyConfig) { p.healthMode = "none" }},
-		{name: "health_check http", props: []string{"health_check http"}, want: func(p *policyConfig) {
-			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckHTTP, Port: 80, Path: "/"}
+		{name: "down_response none", props: []string{"down_response none"}, want: func(c *config) {}},
+		{name: "down_response all-records", props: []string{"down_response all-records"}, want: func(c *config) { c.defaults.Down = model.Down{Kind: model.DownAllRecords} }},
+		{name: "down_response empty", props: []string{"down_response empty"}, want: func(c *config) { c.defaults.Down = model.Down{Kind: model.DownEmpty} }},
+		{name: "down_response fallback v4 and v6", props: []string{"down_response fallback 2001:db8::99 192.0.2.1"}, want: func(c *config) {
+			c.defaults.Down = model.Down{Kind: model.DownFallback, V4: netip.MustParseAddr("192.0.2.1"), V6: netip.MustParseAddr("2001:db8::99")}
 		}},
-		{name: "health_check http port", props: []string{"health_check HTTP 8080"}, want: func(p *policyConfig) {
-			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckHTTP, Port: 8080, Path: "/"}
+		{name: "down_response cname", props: []string{"down_response cname Sorry.Example.NET"}, want: func(c *config) {
+			c.defaults.Down = model.Down{Kind: model.DownCNAME, Target: "sorry.example.net."}
 		}},
-		{name: "health_check http port path", props: []string{"health_check http 8080 /healthz"}, want: func(p *policyConfig) {
-			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckHTTP, Port: 8080, Path: "/healthz"}
+		{name: "AMKO down response fallback ip", props: []string{"down_response GSLB_SERVICE_DOWN_RESPONSE_FALLBACK_IP 192.0.2.1"}, want: func(c *config) {
+			c.defaults.Down = model.Down{Kind: model.DownFallback, V4: netip.MustParseAddr("192.0.2.1")}
 		}},
-		{name: "health_check https", props: []string{"health_check https"}, want: func(p *policyConfig) {
-			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckHTTPS, Port: 443, Path: "/"}
+		{name: "AMKO down response all records", props: []string{"down_response GSLB_SERVICE_DOWN_RESPONSE_ALL_RECORDS"}, want: func(c *config) {
+			c.defaults.Down = model.Down{Kind: model.DownAllRecords}
 		}},
-		{name: "health_check https port path", props: []string{"health_check https 8443 /ready"}, want: func(p *policyConfig) {
-			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckHTTPS, Port: 8443, Path: "/ready"}
-		}},
-		{name: "health_check tcp", props: []string{"health_check tcp 5432"}, want: func(p *policyConfig) {
-			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckTCP, Port: 5432}
-		}},
-		{name: "health_check port bounds", props: []string{"health_check tcp 1", "health_check tcp 65535"}, want: func(p *policyConfig) {
-			p.healthMode, p.healthCheck = "forced", model.Check{Proto: model.CheckTCP, Port: 65535}
+		{name: "AMKO down response empty", props: []string{"down_response GSLB_SERVICE_DOWN_RESPONSE_EMPTY"}, want: func(c *config) {
+			c.defaults.Down = model.Down{Kind: model.DownEmpty}
 		}},
 
-		{name: "health timers and api_grace", props: []string{"health_interval 500ms", "health_timeout 2s", "api_grace 1m30s"}, want: func(p *policyConfig) {
-			p.health.Interval, p.health.Timeout, p.apiGrace = 500*time.Millisecond, 2*time.Second, 90*time.Second
+		{name: "health_check auto", props: []string{"health_check none", "health_check auto"}, want: func(c *config) {}},
+		{name: "health_check none", props: []string{"health_check NONE"}, want: func(c *config) { c.health.mode = healthNone }},
+		{name: "health_check http", props: []string{"health_check http"}, want: func(c *config) {
+			c.health.mode, c.health.check = healthForced, model.Check{Proto: model.CheckHTTP, Port: 80, Path: "/"}
 		}},
-		{name: "health_rise and health_fall bounds", props: []string{"health_rise 1", "health_fall 10"}, want: func(p *policyConfig) {
-			p.health.Rise, p.health.Fall = 1, 10
+		{name: "health_check http port", props: []string{"health_check HTTP 8080"}, want: func(c *config) {
+			c.health.mode, c.health.check = healthForced, model.Check{Proto: model.CheckHTTP, Port: 8080, Path: "/"}
 		}},
-		{name: "health_rise and health_fall other bounds", props: []string{"health_rise 10", "health_fall 1"}, want: func(p *policyConfig) {
-			p.health.Rise, p.health.Fall = 10, 1
+		{name: "health_check http port path", props: []string{"health_check http 8080 /healthz"}, want: func(c *config) {
+			c.health.mode, c.health.check = healthForced, model.Check{Proto: model.CheckHTTP, Port: 8080, Path: "/healthz"}
 		}},
-		{name: "health_expect as args", props: []string{"health_expect 200-299 404"}, want: func(p *policyConfig) {
-			p.health.Expect = []health.StatusRange{{Lo: 200, Hi: 299}, {Lo: 404, Hi: 404}}
+		{name: "health_check https", props: []string{"health_check https"}, want: func(c *config) {
+			c.health.mode, c.health.check = healthForced, model.Check{Proto: model.CheckHTTPS, Port: 443, Path: "/"}
 		}},
-		{name: "health_expect comma separated", props: []string{"health_expect 200,204"}, want: func(p *policyConfig) {
-			p.health.Expect = []health.StatusRange{{Lo: 200, Hi: 200}, {Lo: 204, Hi: 204}}
+		{name: "health_check https port path", props: []string{"health_check https 8443 /ready"}, want: func(c *config) {
+			c.health.mode, c.health.check = healthForced, model.Check{Proto: model.CheckHTTPS, Port: 8443, Path: "/ready"}
+		}},
+		{name: "health_check tcp", props: []string{"health_check tcp 5432"}, want: func(c *config) {
+			c.health.mode, c.health.check = healthForced, model.Check{Proto: model.CheckTCP, Port: 5432}
+		}},
+		{name: "health_check port bounds", props: []string{"health_check tcp 1", "health_check tcp 65535"}, want: func(c *config) {
+			c.health.mode, c.health.check = healthForced, model.Check{Proto: model.CheckTCP, Port: 65535}
 		}},
 
-		{name: "health_tls insecure", props: []string{"health_tls verify", "health_tls insecure"}, want: func(p *policyConfig) {}},
-		{name: "health_tls verify with system roots", props: []string{"health_tls verify"}, want: func(p *policyConfig) { p.health.TLSVerify = true }},
-		{name: "health_tls verify with a CA file", props: []string{"health_tls verify CAFILE"}, want: func(p *policyConfig) { p.health.TLSVerify = true }, wantPool: wantPool},
+		{name: "health timers and api_grace", props: []string{"health_interval 500ms", "health_timeout 2s", "api_grace 1m30s"}, want: func(c *config) {
+			c.health.probe.Interval, c.health.probe.Timeout, c.health.apiGrace = 500*time.Millisecond, 2*time.Second, 90*time.Second
+		}},
+		{name: "health_rise and health_fall bounds", props: []string{"health_rise 1", "health_fall 10"}, want: func(c *config) {
+			c.health.probe.Rise, c.health.probe.Fall = 1, 10
+		}},
+		{name: "health_rise and health_fall other bounds", props: []string{"health_rise 10", "health_fall 1"}, want: func(c *config) {
+			c.health.probe.Rise, c.health.probe.Fall = 10, 1
+		}},
+		{name: "health_expect as args", props: []string{"health_expect 200-299 404"}, want: func(c *config) {
+			c.health.probe.Expect = []health.StatusRange{{Lo: 200, Hi: 299}, {Lo: 404, Hi: 404}}
+		}},
+		{name: "health_expect comma separated", props: []string{"health_expect 200,204"}, want: func(c *config) {
+			c.health.probe.Expect = []health.StatusRange{{Lo: 200, Hi: 200}, {Lo: 204, Hi: 204}}
+		}},
 
-		{name: "health_targets", props: []string{"health_targets 127.0.0.0/8 10.1.2.3/16", "health_targets 2001:db8::/32"}, want: func(p *policyConfig) {
-			p.health.Allowed = prefixes("127.0.0.0/8", "10.1.0.0/16", "2001:db8::/32")
+		{name: "health_tls insecure", props: []string{"health_tls verify", "health_tls insecure"}, want: func(c *config) {}},
+		{name: "health_tls verify with system roots", props: []string{"health_tls verify"}, want: func(c *config) { c.health.probe.TLSVerify = true }},
+		{name: "health_tls verify with a CA file", props: []string{"health_tls verify CAFILE"}, want: func(c *config) { c.health.probe.TLSVerify = true }, wantPool: wantPool},
+
+		{name: "health_targets", props: []string{"health_targets 127.0.0.0/8 10.1.2.3/16", "health_targets 2001:db8::/32"}, want: func(c *config) {
+			c.health.probe.Allowed = prefixes("127.0.0.0/8", "10.1.0.0/16", "2001:db8::/32")
 		}},
 	}
 	for _, tc := range tests {
@@ -202,18 +195,23 @@ func TestParsePolicy(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v\n%s", err, input)
 			}
-			want := newPolicyConfig()
-			tc.want(&want)
-			got := cfg.policy
+			want := newConfig()
+			tc.want(want)
 			switch {
-			case tc.wantPool == nil && got.health.RootCAs != nil:
+			case tc.wantPool == nil && cfg.health.probe.RootCAs != nil:
 				t.Errorf("RootCAs set, want nil (system roots)")
-			case tc.wantPool != nil && (got.health.RootCAs == nil || !got.health.RootCAs.Equal(tc.wantPool)):
+			case tc.wantPool != nil && (cfg.health.probe.RootCAs == nil || !cfg.health.probe.RootCAs.Equal(tc.wantPool)):
 				t.Errorf("RootCAs do not hold exactly the CA file's certificate")
 			}
-			got.health.RootCAs = nil
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("policy:\n got %+v\nwant %+v", got, want)
+			cfg.health.probe.RootCAs = nil
+			if !reflect.DeepEqual(cfg.defaults, want.defaults) {
+				t.Errorf("defaults:\n got %+v\nwant %+v", cfg.defaults, want.defaults)
+			}
+			if !reflect.DeepEqual(cfg.policy, want.policy) {
+				t.Errorf("policy:\n got %+v\nwant %+v", cfg.policy, want.policy)
+			}
+			if !reflect.DeepEqual(cfg.health, want.health) {
+				t.Errorf("health:\n got %+v\nwant %+v", cfg.health, want.health)
 			}
 		})
 	}
@@ -363,7 +361,9 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"health_targets address without length", []string{"health_targets 127.0.0.0/8 127.0.0.1"}, []string{"Testfile:5", `health_targets: "127.0.0.1" is not a CIDR`}},
 		{"health_targets bad CIDR", []string{"health_targets 10.0.0.0/40"}, []string{"Testfile:5", `health_targets: "10.0.0.0/40" is not a CIDR`}},
 
-		{"unknown property lists the policy properties", []string{"health_probe tcp 80"}, []string{"Testfile:5", `unknown property "health_probe"`, "policy, hash_mask, weight, priority, topology, down_response", "health_targets, api_grace"}},
+		{"unknown property lists the policy properties", []string{"health_probe tcp 80"}, []string{"Testfile:5", `unknown property "health_probe"`, "known: amko, amko_status, answers, api_grace, avi, down_response, endpoint_readiness, fallthrough, hash_mask, health_check, " +
+			"health_expect, health_fall, health_interval, health_rise, health_targets, health_timeout, health_tls, hostmaster, kubeconfig, " +
+			"member, nameserver, namespaces, policy, priority, resources, selector, site, startup_timeout, topology, ttl, weight"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

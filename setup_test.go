@@ -73,17 +73,6 @@ func kubeconfigFiles(t *testing.T) *strings.Replacer {
 	)
 }
 
-func defaultConfig() *config {
-	return &config{
-		ttl:            defaultTTL,
-		selector:       defaultSelector,
-		ingresses:      true,
-		services:       true,
-		startupTimeout: defaultStartupTimeout,
-		policy:         newPolicyConfig(),
-	}
-}
-
 func staticRec(fqdn, site, addr string) model.Record {
 	return model.Record{FQDN: fqdn, Member: model.Member{Site: site, Addr: netip.MustParseAddr(addr)}}
 }
@@ -221,7 +210,7 @@ func TestParse(t *testing.T) {
 			want: func(c *config) {
 				c.zones = []string{"example.org."}
 				c.static = []model.Record{staticRec("a.example.org.", "static", "10.0.0.1")}
-				c.ttl, c.answers, c.startupTimeout = 300, 1, 2*time.Minute
+				c.defaults.TTL, c.defaults.Answers, c.startupTimeout = model.Some(300), model.Some(1), 2*time.Minute
 			},
 		},
 		{
@@ -230,7 +219,7 @@ func TestParse(t *testing.T) {
 			want: func(c *config) {
 				c.zones = []string{"example.org."}
 				c.static = []model.Record{staticRec("a.example.org.", "static", "10.0.0.1")}
-				c.ttl, c.answers, c.startupTimeout = 86400, 0, 0
+				c.defaults.TTL, c.defaults.Answers, c.startupTimeout = model.Some(86400), model.Some(0), 0
 			},
 		},
 		{
@@ -324,7 +313,7 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			want := defaultConfig()
+			want := newConfig()
 			tc.want(want)
 
 			var clusters []string

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"cmp"
 	"net/netip"
 	"strings"
 )
@@ -114,8 +113,12 @@ func (o Opt) Or(def int) int {
 	return def
 }
 
-// Overrides are per-object policy settings (annotations). Unset fields fall
-// back to the next layer (GUIDE §5: Corefile < GDP < GSLBHostRule < annotations).
+// Overrides are the per-service settings, one layer of them: an object's
+// annotations, an AMKO rule, an Avi service, or the Corefile's defaults
+// (where every field is set). Unset fields fall back to the next layer
+// (Corefile < GDP < GSLBHostRule < annotations). A new setting is a field
+// here plus one line in the settings list below; layering, ordering and the
+// table's per-service resolution follow from that list.
 type Overrides struct {
 	// Per site: the object's own site's weight and priority.
 	Weight, Priority Opt
@@ -154,64 +157,4 @@ type Check struct {
 	Proto CheckProto
 	Port  uint16
 	Path  string
-}
-
-func (o Opt) compare(p Opt) int {
-	if o.Set != p.Set {
-		if o.Set {
-			return 1
-		}
-		return -1
-	}
-	return cmp.Compare(o.V, p.V)
-}
-
-func (o Overrides) compare(p Overrides) int {
-	for _, c := range []int{
-		o.Weight.compare(p.Weight), o.Priority.compare(p.Priority),
-		cmp.Compare(o.Algorithm, p.Algorithm), cmp.Compare(o.Fallback, p.Fallback),
-		o.HashMask4.compare(p.HashMask4), o.HashMask6.compare(p.HashMask6),
-		o.TTL.compare(p.TTL), o.Answers.compare(p.Answers),
-		cmp.Compare(o.Down.Kind, p.Down.Kind), o.Down.V4.Compare(p.Down.V4), o.Down.V6.Compare(p.Down.V6),
-		cmp.Compare(o.Down.Target, p.Down.Target),
-	} {
-		if c != 0 {
-			return c
-		}
-	}
-	return 0
-}
-
-// Over layers o over base: every field o sets wins, every field o leaves
-// unset falls through to base's. Layers stack from the lowest to the highest,
-// e.g. annotations.Over(hostRule.Over(gdp)); the Corefile's defaults are
-// applied last, by the table, to whatever is still unset.
-func (o Overrides) Over(base Overrides) Overrides {
-	opt := func(top, low Opt) Opt {
-		if top.Set {
-			return top
-		}
-		return low
-	}
-	alg := func(top, low Algorithm) Algorithm {
-		if top != AlgorithmUnset {
-			return top
-		}
-		return low
-	}
-	out := Overrides{
-		Weight:    opt(o.Weight, base.Weight),
-		Priority:  opt(o.Priority, base.Priority),
-		Algorithm: alg(o.Algorithm, base.Algorithm),
-		Fallback:  alg(o.Fallback, base.Fallback),
-		HashMask4: opt(o.HashMask4, base.HashMask4),
-		HashMask6: opt(o.HashMask6, base.HashMask6),
-		TTL:       opt(o.TTL, base.TTL),
-		Answers:   opt(o.Answers, base.Answers),
-		Down:      base.Down,
-	}
-	if o.Down.Kind != DownUnset {
-		out.Down = o.Down // a down response is one setting: never mixed
-	}
-	return out
 }

@@ -25,7 +25,7 @@ const (
 func Compile(cfg Config, recs []model.Record, up []bool, serial uint32) *Table {
 	t := &Table{Serial: serial, hash: contentHash(recs, up), names: map[string]*node{}}
 	for i := range cfg.Zones {
-		t.zones = append(t.zones, compileZone(&cfg.Zones[i], cfg.TTL, serial))
+		t.zones = append(t.zones, compileZone(&cfg.Zones[i], uint32(cfg.TTL.V), serial))
 	}
 	// Most specific zone first, so Zone() finds it before its parent.
 	slices.SortStableFunc(t.zones, func(a, b *ZoneData) int {
@@ -68,7 +68,7 @@ func Compile(cfg Config, recs []model.Record, up []bool, serial uint32) *Table {
 			}
 			if len(glue) > 0 {
 				if _, taken := t.names[ns.Name]; !taken {
-					t.addService(&Config{TTL: cfg.TTL, Algorithm: model.RoundRobin}, glue, nil)
+					t.addService(&Config{Overrides: model.Overrides{TTL: cfg.TTL, Algorithm: model.RoundRobin}}, glue, nil)
 				}
 			}
 		}

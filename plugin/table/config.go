@@ -11,25 +11,21 @@ import (
 	"github.com/gslb/gslb/plugin/policy"
 )
 
-// Config is what the Corefile says about the served zones and answers: the
-// defaults every GSLB service starts from before its objects' overrides.
+// Config is what the Corefile says about the served zones and answers.
 type Config struct {
 	Zones []Zone
-	// TTL of every answer, and the SOA minimum (negative-caching TTL).
-	TTL uint32
-	// Answers limits how many addresses one answer carries (Avi's
-	// num_dns_ip); 0 means all for round robin and topology, one for the
-	// per-query picks (weighted, consistent hash).
-	Answers int
-
-	Algorithm, Fallback  model.Algorithm
-	HashMask4, HashMask6 int
-	Down                 model.Down
-	Topology             *policy.Topology
-	// Weights and Priorities per site; sites not listed get the defaults
-	// (0 means unset: a default that drains everything makes no sense).
-	Weights, Priorities            map[string]int
-	DefaultWeight, DefaultPriority int
+	// Overrides are the defaults every GSLB service starts from before its
+	// objects' settings (model.Resolve): the Corefile sets every field.
+	// TTL is also the SOA minimum (negative-caching TTL). Answers limits
+	// how many addresses one answer carries (Avi's num_dns_ip); 0 means all
+	// for round robin and topology, one for the per-query picks (weighted,
+	// consistent hash). Weight and Priority are those of the sites that
+	// Weights and Priorities do not list (0 or unset counts as 1: a default
+	// that drains everything makes no sense).
+	model.Overrides
+	Topology *policy.Topology
+	// Weights and Priorities per site.
+	Weights, Priorities map[string]int
 }
 
 // Zone is one zone the plugin is authoritative for.
@@ -53,12 +49,12 @@ func (c *Config) weight(site string) int {
 	if w, ok := c.Weights[site]; ok {
 		return w
 	}
-	return max(c.DefaultWeight, 1)
+	return max(c.Weight.V, 1)
 }
 
 func (c *Config) priority(site string) int {
 	if p, ok := c.Priorities[site]; ok {
 		return p
 	}
-	return max(c.DefaultPriority, 1)
+	return max(c.Priority.V, 1)
 }

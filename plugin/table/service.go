@@ -1,9 +1,7 @@
 package table
 
 import (
-	"fmt"
 	"net"
-	"slices"
 	"strings"
 
 	"github.com/gslb/gslb/plugin/model"
@@ -136,72 +134,30 @@ func mergeMembers(recs []model.Record, up []bool) []*member {
 	return out
 }
 
-// resolveSettings applies the members' overrides over the Corefile defaults.
-// Sites may disagree on a service-wide setting: the alphabetically first
-// site that sets it wins (records are sorted by site), and the disagreement
-// is reported.
+// resolveSettings applies the members' settings over the Corefile defaults
+// (model.Resolve) and turns them into what the policy and the records need.
 func resolveSettings(cfg *Config, members []*member) (policy.Settings, uint32, model.Down, []string) {
+	layers := make([]model.SiteOverrides, len(members))
+	for i, m := range members {
+		layers[i] = model.SiteOverrides{Site: m.rec.Member.Site, Overrides: m.rec.Overrides}
+	}
+	o, conflicts := model.Resolve(cfg.Overrides, layers)
 	s := policy.Settings{
-		Algorithm: cfg.Algorithm,
-		Fallback:  cfg.Fallback,
-		HashMask4: cfg.HashMask4,
-		HashMask6: cfg.HashMask6,
-		Answers:   cfg.Answers,
+		Algorithm: o.Algorithm,
+		Fallback:  o.Fallback,
+		HashMask4: o.HashMask4.V,
+		HashMask6: o.HashMask6.V,
+		Answers:   o.Answers.V,
 		Topology:  cfg.Topology,
 	}
 	if s.Algorithm == model.AlgorithmUnset {
 		s.Algorithm = model.RoundRobin
 	}
-	ttl := int(cfg.TTL)
-	down := cfg.Down
-	var conflicts []string
-	var seen struct {
-		alg, fb, m4, m6, ttl, ans, down string // site that set it first
-	}
-	note := func(first *string, site, what string, same bool) bool {
-		if *first == "" {
-			*first = site
-			return true
-		}
-		if !same {
-			if *first == site {
-				conflicts = append(conflicts, fmt.Sprintf("objects of site %s set different %s; the first one's wins", site, what))
-			} else {
-				conflicts = append(conflicts, fmt.Sprintf("sites %s and %s set different %s; %s's wins", *first, site, what, *first))
-			}
-		}
-		return false
-	}
-	for _, m := range members {
-		o, site := m.rec.Overrides, m.rec.Member.Site
-		if o.Algorithm != model.AlgorithmUnset && note(&seen.alg, site, "algorithms", o.Algorithm == s.Algorithm) {
-			s.Algorithm = o.Algorithm
-		}
-		if o.Fallback != model.AlgorithmUnset && note(&seen.fb, site, "fallback algorithms", o.Fallback == s.Fallback) {
-			s.Fallback = o.Fallback
-		}
-		if o.HashMask4.Set && note(&seen.m4, site, "hash masks", o.HashMask4.V == s.HashMask4) {
-			s.HashMask4 = o.HashMask4.V
-		}
-		if o.HashMask6.Set && note(&seen.m6, site, "IPv6 hash masks", o.HashMask6.V == s.HashMask6) {
-			s.HashMask6 = o.HashMask6.V
-		}
-		if o.TTL.Set && note(&seen.ttl, site, "TTLs", o.TTL.V == ttl) {
-			ttl = o.TTL.V
-		}
-		if o.Answers.Set && note(&seen.ans, site, "answer counts", o.Answers.V == s.Answers) {
-			s.Answers = o.Answers.V
-		}
-		if o.Down.Kind != model.DownUnset && note(&seen.down, site, "down responses", o.Down == down) {
-			down = o.Down
-		}
-	}
-	slices.Sort(conflicts)
-	conflicts = slices.Compact(conflicts)
+	down := o.Down
 	if down.Kind == model.DownUnset {
 		down.Kind = model.DownNone
 	}
-	return s, uint32(ttl), down, conflicts
+	return s, uint32(o.TTL.V), down, conflicts
 }
 
 func newRR(name string, ttl uint32, m model.Member) dns.RR {

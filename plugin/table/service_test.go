@@ -19,13 +19,15 @@ const polSOA = "example.org.\t30\tIN\tSOA\tns1.example.org. hostmaster.example.o
 // round robin, priority 10 and weight 1 unless a site is listed.
 func polConfig() Config {
 	return Config{
-		Zones:           []Zone{{Name: "example.org."}},
-		TTL:             30,
-		Algorithm:       model.RoundRobin,
-		Fallback:        model.RoundRobin,
-		Down:            model.Down{Kind: model.DownNone},
-		DefaultWeight:   1,
-		DefaultPriority: 10,
+		Zones: []Zone{{Name: "example.org."}},
+		Overrides: model.Overrides{
+			TTL:       model.Some(30),
+			Algorithm: model.RoundRobin,
+			Fallback:  model.RoundRobin,
+			Down:      model.Down{Kind: model.DownNone},
+			Weight:    model.Some(1),
+			Priority:  model.Some(10),
+		},
 	}
 }
 

@@ -35,8 +35,7 @@ func testConfig(answers int) Config {
 			Name:        "example.org.",
 			NameServers: []NameServer{{Name: "ns1.example.org.", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.53")}}, {Name: "ns2.example.net."}},
 		}},
-		TTL:     30,
-		Answers: answers,
+		Overrides: model.Overrides{TTL: model.Some(30), Answers: model.Some(answers)},
 	}
 }
 
@@ -191,7 +190,7 @@ func TestCompile(t *testing.T) {
 			}},
 			{Name: "sub.example.org."},
 		},
-		TTL: 60,
+		Overrides: model.Overrides{TTL: model.Some(60)},
 	}
 	recs := []model.Record{
 		// The same address at two sites answers once.
@@ -315,7 +314,7 @@ func TestCompile(t *testing.T) {
 // TestLookupOtherZone: a name of a more specific zone does not exist in
 // its parent zone (the caller always looks it up in the zone Zone returns).
 func TestLookupOtherZone(t *testing.T) {
-	cfg := Config{Zones: []Zone{{Name: "example.org."}, {Name: "sub.example.org."}}, TTL: 30}
+	cfg := Config{Zones: []Zone{{Name: "example.org."}, {Name: "sub.example.org."}}, Overrides: model.Overrides{TTL: model.Some(30)}}
 	tbl := Compile(cfg, []model.Record{addr("www.sub.example.org.", "s", "10.0.0.1")}, nil, 1)
 	var parent *ZoneData
 	for _, z := range tbl.zones {
@@ -331,7 +330,7 @@ func TestLookupOtherZone(t *testing.T) {
 // TestNestedZoneEmptyNonTerminal: between a zone and a zone nested two
 // labels below it lies an empty non-terminal of the outer zone.
 func TestNestedZoneEmptyNonTerminal(t *testing.T) {
-	cfg := Config{Zones: []Zone{{Name: "x.y.a.lab."}, {Name: "a.lab."}, {Name: "b.a.lab."}}, TTL: 30}
+	cfg := Config{Zones: []Zone{{Name: "x.y.a.lab."}, {Name: "a.lab."}, {Name: "b.a.lab."}}, Overrides: model.Overrides{TTL: model.Some(30)}}
 	tbl := Compile(cfg, nil, nil, 1)
 	if got, want := tbl.Names(), []string{"a.lab.", "b.a.lab.", "x.y.a.lab.", "y.a.lab."}; !slices.Equal(got, want) {
 		t.Fatalf("names %q, want %q", got, want)
