@@ -14,10 +14,6 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/coredns/coredns/request"
-	"github.com/gslb/gslb/plugin/amko"
-	"github.com/gslb/gslb/plugin/avi"
-	"github.com/gslb/gslb/plugin/health"
-	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/table"
 	"github.com/miekg/dns"
@@ -30,113 +26,17 @@ type GSLB struct {
 	Next plugin.Handler
 	Fall fall.F
 
-	zones    []string
-	builder  *table.Builder
-	store    *model.Store
-	watchers []*kube.Watcher
-	avi      *avi.Source  // nil without an avi block
-	amko     *amko.Source // nil without an amko line
-	checker  *health.Checker
-	health   *memberHealth
-	timeout  time.Duration
+	zones   []string
+	builder *table.Builder
+	store   *model.Store
+	sources []source // started, stopped and awaited together
+	health  *memberHealth
+	timeout time.Duration
 
 	ready    atomic.Bool
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	wg       sync.WaitGroup
-}
-
-func newGSLB(cfg *config) (*GSLB, error) {
-	store := model.NewStore()
-	if len(cfg.static) > 0 {
-		store.Set("static", cfg.static)
-	}
-	p := &cfg.policy
-	if p.topology.HasGeo() {
-		p.topology.Geo = geoOf
-	}
-	tcfg := table.Config{
-		Overrides:  cfg.defaults,
-		Topology:   p.topology,
-		Weights:    p.weights,
-		Priorities: p.priorities,
-	}
-	for _, z := range cfg.zones {
-		zone := table.Zone{Name: z, Hostmaster: cfg.hostmaster}
-		for _, ns := range cfg.nameServers {
-			if !model.InZone(z, ns.Name) {
-				ns.Addrs = nil // glue belongs to the zone that holds the name
-			}
-			zone.NameServers = append(zone.NameServers, ns)
-		}
-		tcfg.Zones = append(tcfg.Zones, zone)
-	}
-	g := &GSLB{
-		Fall:    cfg.fall,
-		zones:   cfg.zones,
-		store:   store,
-		timeout: cfg.startupTimeout,
-		stopCh:  make(chan struct{}),
-	}
-	opts := kube.Options{
-		Selector:   cfg.selector,
-		Namespaces: cfg.namespaces,
-		Ingresses:  cfg.ingresses,
-		Services:   cfg.services,
-		InZone:     model.Zones(cfg.zones).Contains,
-
-		EndpointReadiness: cfg.health.endpointReadiness,
-	}
-	switch cfg.health.mode {
-	case healthNone:
-		opts.DefaultCheck = &model.Check{}
-	case healthForced:
-		opts.DefaultCheck = &cfg.health.check
-	}
-	if cfg.amko != nil {
-		src, err := newAmko(cfg, opts.InZone, store)
-		if err != nil {
-			return nil, err
-		}
-		g.amko, opts.Policy = src, src
-	}
-	for _, c := range cfg.clusters {
-		w, err := kube.NewWatcher(c, opts, store)
-		if err != nil {
-			return nil, err
-		}
-		g.watchers = append(g.watchers, w)
-	}
-	if g.amko != nil {
-		// A new policy re-evaluates every object; a namespace's labels
-		// changing, the objects of that one site.
-		watchers := g.watchers
-		g.amko.OnChange(func(site string) {
-			for _, w := range watchers {
-				if site == "" || w.Site() == site {
-					w.Resync()
-				}
-			}
-		})
-	}
-	if cfg.avi != nil {
-		a := *cfg.avi
-		a.InZone = opts.InZone
-		s, err := avi.New(a, store)
-		if err != nil {
-			return nil, err
-		}
-		g.avi = s
-	}
-	// The checker's onChange needs the builder, which needs the health
-	// adapter: tie the knot through g.
-	g.checker = health.NewChecker(cfg.health.probe, func() { g.builder.Notify() })
-	g.health = &memberHealth{checker: g.checker, grace: cfg.health.apiGrace, watchers: g.watchers}
-	g.builder = table.NewBuilder(tcfg, store, g.health)
-	g.builder.OnBuild = func(t *table.Table, records int) {
-		log.Debugf("Published answer table serial %d: %d records", t.Serial, records)
-	}
-	return g, nil
 }
 
 // start runs the watchers and the table builder; called from OnStartup.
@@ -148,20 +48,14 @@ func (g *GSLB) start() error {
 	}()
 	go func() {
 		defer g.wg.Done()
-		g.checker.Run(g.stopCh)
+		g.health.checker.Run(g.stopCh)
 	}()
 	go func() {
 		defer g.wg.Done()
-		g.health.watchGrace(g.stopCh, g.builder.Notify)
+		g.health.run(g.stopCh, g.builder.Notify)
 	}()
-	for _, w := range g.watchers {
-		w.Start()
-	}
-	if g.avi != nil {
-		g.avi.Start()
-	}
-	if g.amko != nil {
-		g.amko.Start()
+	for _, s := range g.sources {
+		s.Start()
 	}
 	go func() {
 		defer g.wg.Done()
@@ -187,19 +81,10 @@ func (g *GSLB) waitReady() {
 		case <-g.stopCh:
 			return
 		case <-deadline.C:
-			for _, w := range g.watchers {
-				if !w.HasSynced() {
-					log.Warningf("Site %s (context %q) has not synced after %s; serving the other sites now, its members will appear when its API server answers",
-						w.Site(), w.Context(), g.timeout)
+			for _, s := range g.sources {
+				if !s.HasSynced() {
+					log.Warning(s.NotSynced(g.timeout))
 				}
-			}
-			if g.avi != nil && !g.avi.HasSynced() {
-				log.Warningf("Avi controller %s has not answered after %s; serving the other sources now, its GSLB services will appear when it answers",
-					g.avi.URL(), g.timeout)
-			}
-			if g.amko != nil && !g.amko.HasSynced() {
-				log.Warningf("AMKO policy objects in context %q have not been listed after %s; serving without them until they are",
-					g.amko.Leader(), g.timeout)
 			}
 			g.ready.Store(true)
 			return
@@ -209,26 +94,20 @@ func (g *GSLB) waitReady() {
 }
 
 func (g *GSLB) synced() bool {
-	for _, w := range g.watchers {
-		if !w.HasSynced() {
+	for _, s := range g.sources {
+		if !s.HasSynced() {
 			return false
 		}
 	}
-	return (g.avi == nil || g.avi.HasSynced()) && (g.amko == nil || g.amko.HasSynced())
+	return true
 }
 
 // stop ends everything start began; a reload must not leak watches.
 func (g *GSLB) stop() error {
 	g.stopOnce.Do(func() {
 		close(g.stopCh)
-		for _, w := range g.watchers {
-			w.Stop()
-		}
-		if g.avi != nil {
-			g.avi.Stop()
-		}
-		if g.amko != nil {
-			g.amko.Stop()
+		for _, s := range g.sources {
+			s.Stop()
 		}
 		g.wg.Wait()
 	})

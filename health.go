@@ -18,12 +18,38 @@ import (
 //   - an unprobed member is up unless its cluster's API server has been
 //     unreachable for longer than the grace period.
 type memberHealth struct {
-	checker  *health.Checker
-	grace    time.Duration
-	watchers []*kube.Watcher
+	checker *health.Checker
+	grace   time.Duration
+	sites   []siteConnection
+	changed chan struct{} // a probe verdict flipped
 
 	mu    sync.Mutex
 	stale map[string]bool // site -> unreachable beyond grace
+}
+
+// siteConnection is a member cluster's link to its API server
+// (*kube.Watcher).
+type siteConnection interface {
+	Site() string
+	// DisconnectedSince is when the API server stopped answering; zero
+	// while it answers.
+	DisconnectedSince() time.Time
+}
+
+// newMemberHealth builds the prober too: its verdict changes come back
+// through run, so nothing here needs the table builder that reads them.
+func newMemberHealth(probe health.Settings, grace time.Duration, watchers []*kube.Watcher) *memberHealth {
+	h := &memberHealth{grace: grace, changed: make(chan struct{}, 1)}
+	for _, w := range watchers {
+		h.sites = append(h.sites, w)
+	}
+	h.checker = health.NewChecker(probe, func() {
+		select {
+		case h.changed <- struct{}{}:
+		default:
+		}
+	})
+	return h
 }
 
 var protoOf = map[model.CheckProto]health.Proto{
@@ -69,40 +95,48 @@ func (h *memberHealth) Up(r model.Record) bool {
 	return !h.stale[r.Member.Site]
 }
 
-// watchGrace re-evaluates, every second, which sites have been unreachable
-// for longer than the grace period, and asks for a rebuild when that changes.
-func (h *memberHealth) watchGrace(stop <-chan struct{}, rebuild func()) {
+// run asks for a rebuild whenever what Up answers may have changed: a probe
+// verdict flipped, or (checked every second) a site's API server outage
+// crossed the grace period either way.
+func (h *memberHealth) run(stop <-chan struct{}, rebuild func()) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-stop:
 			return
-		case <-tick.C:
-		}
-		now := time.Now()
-		stale := map[string]bool{}
-		for _, w := range h.watchers {
-			if since := w.DisconnectedSince(); !since.IsZero() && now.Sub(since) > h.grace {
-				stale[w.Site()] = true
-			}
-		}
-		h.mu.Lock()
-		changed := len(stale) != len(h.stale)
-		for s := range stale {
-			changed = changed || !h.stale[s]
-		}
-		if changed {
-			for s := range stale {
-				if !h.stale[s] {
-					log.Warningf("Site %s: API server unreachable for more than %s: its unprobed members leave the answers until it returns", s, h.grace)
-				}
-			}
-			h.stale = stale
-		}
-		h.mu.Unlock()
-		if changed {
+		case <-h.changed:
 			rebuild()
+		case now := <-tick.C:
+			if h.updateStale(now) {
+				rebuild()
+			}
 		}
 	}
+}
+
+// updateStale re-evaluates which sites have been unreachable for longer than
+// the grace period at now, and tells whether that changed.
+func (h *memberHealth) updateStale(now time.Time) bool {
+	stale := map[string]bool{}
+	for _, s := range h.sites {
+		if since := s.DisconnectedSince(); !since.IsZero() && now.Sub(since) > h.grace {
+			stale[s.Site()] = true
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	changed := len(stale) != len(h.stale)
+	for s := range stale {
+		changed = changed || !h.stale[s]
+	}
+	if changed {
+		for s := range stale {
+			if !h.stale[s] {
+				log.Warningf("Site %s: API server unreachable for more than %s: its unprobed members leave the answers until it returns", s, h.grace)
+			}
+		}
+		h.stale = stale
+	}
+	return changed
 }

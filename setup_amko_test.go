@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/coredns/caddy"
+	"github.com/gslb/gslb/plugin/amko"
 )
 
 func TestParseAmko(t *testing.T) {
@@ -101,10 +102,16 @@ func TestAmkoWiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.amko == nil || g.amko.Leader() != ctxA {
-		t.Fatalf("amko source: %+v", g.amko)
+	var src *amko.Source
+	for _, s := range g.sources {
+		if a, ok := s.(amkoSource); ok {
+			src = a.Source
+		}
 	}
-	if g.amko.Publish("sitea", "shop", map[string]string{"app": "gslb"}) {
+	if src == nil || src.Leader() != ctxA {
+		t.Fatalf("amko source: %+v in %+v", src, g.sources)
+	}
+	if src.Publish("sitea", "shop", map[string]string{"app": "gslb"}) {
 		t.Error("published before the policy objects were listed")
 	}
 	if g.synced() {
