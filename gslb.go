@@ -41,6 +41,7 @@ type GSLB struct {
 
 // start runs the watchers and the table builder; called from OnStartup.
 func (g *GSLB) start() error {
+	g.builder.ClaimMetrics()
 	g.wg.Add(4)
 	go func() {
 		defer g.wg.Done()
@@ -110,6 +111,7 @@ func (g *GSLB) stop() error {
 			s.Stop()
 		}
 		g.wg.Wait()
+		g.builder.Close()
 	})
 	return nil
 }

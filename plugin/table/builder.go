@@ -96,7 +96,6 @@ func (b *Builder) rebuild(now time.Time) {
 	t := Compile(b.cfg, recs, up, serial)
 	b.cur.Store(t)
 	buildsTotal.Inc()
-	serialGauge.Set(float64(serial))
 	b.updateGauges(recs)
 	if w := joinWarnings(t.Warnings); w != b.warned {
 		b.warned = w
@@ -106,30 +105,5 @@ func (b *Builder) rebuild(now time.Time) {
 	}
 	if b.OnBuild != nil {
 		b.OnBuild(t, len(recs))
-	}
-}
-
-func (b *Builder) updateGauges(recs []model.Record) {
-	services := map[string]map[string]bool{}
-	members := map[string]int{}
-	t := b.cur.Load()
-	for _, r := range recs {
-		z := t.Zone(r.FQDN)
-		if z == nil {
-			continue
-		}
-		if services[z.Name] == nil {
-			services[z.Name] = map[string]bool{}
-		}
-		services[z.Name][r.FQDN] = true
-		members[r.Member.Site]++
-	}
-	for _, z := range t.zones {
-		servicesGauge.WithLabelValues(z.Name).Set(float64(len(services[z.Name])))
-		downGauge.WithLabelValues(z.Name).Set(float64(z.downNames))
-	}
-	membersGauge.Reset()
-	for site, n := range members {
-		membersGauge.WithLabelValues(site).Set(float64(n))
 	}
 }
