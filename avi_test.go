@@ -1,21 +1,18 @@
 package gslb
 
 import (
-	"bytes"
 	"fmt"
-	stdlog "log"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/gslb/gslb/test/avisim"
+	"github.com/gslb/gslb/test/testutil"
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // These tests run the plugin against the Avi simulator on 127.0.0.1: the
@@ -75,18 +72,6 @@ func startGSLB(t *testing.T, corefile string) *GSLB {
 	return g
 }
 
-// aviEventually waits generously: polls are 200ms apart.
-func aviEventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // addrs returns the A/AAAA data of an answer, sorted, and the rcode.
 func addrs(t *testing.T, g *GSLB, qname string, qtype uint16) ([]string, int) {
 	t.Helper()
@@ -104,66 +89,11 @@ func addrs(t *testing.T, g *GSLB, qname string, qtype uint16) ([]string, int) {
 	return out, resp.Rcode
 }
 
-// metric reads a gauge or counter from the default registry.
-func metric(t *testing.T, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := prometheus.DefaultGatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					found = found || (lp.GetName() == labels[i] && lp.GetValue() == labels[i+1])
-				}
-				if !found {
-					continue next
-				}
-			}
-			if m.Gauge != nil {
-				return m.Gauge.GetValue()
-			}
-			return m.Counter.GetValue()
-		}
-	}
-	return -1
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func captureLog(t *testing.T) *syncBuffer {
-	b := &syncBuffer{}
-	stdlog.SetOutput(b)
-	t.Cleanup(func() { stdlog.SetOutput(os.Stderr) })
-	return b
-}
-
 func TestAviAnswersFollowTheController(t *testing.T) {
 	lab := newAviLab(t)
 	g := startGSLB(t, lab.corefile("ca "+lab.ca))
-	aviEventually(t, "ready after the first poll", g.Ready)
-	aviEventually(t, "the answers", func() bool { a, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); return len(a) == 2 })
+	testutil.Eventually(t, "ready after the first poll", g.Ready)
+	testutil.Eventually(t, "the answers", func() bool { a, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); return len(a) == 2 })
 
 	// The fixture's onlineshop: both sites, Avi's ttl 10, authoritative.
 	resp, _ := query(t, g, &test.ResponseWriter{}, "onlineshop.gslb.sddc.lab.", dns.TypeA)
@@ -186,26 +116,26 @@ func TestAviAnswersFollowTheController(t *testing.T) {
 
 	// A member going down in Avi leaves the answers within a poll.
 	lab.sim.SetMemberState(avisim.OnlineshopUUID, "172.27.17.21", "OPER_DOWN")
-	aviEventually(t, "172.27.17.21 to leave", func() bool {
+	testutil.Eventually(t, "172.27.17.21 to leave", func() bool {
 		got, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA)
 		return slices.Equal(got, []string{"172.26.17.21"})
 	})
 	lab.sim.SetMemberState(avisim.OnlineshopUUID, "172.27.17.21", "OPER_UP")
-	aviEventually(t, "172.27.17.21 to return", func() bool {
+	testutil.Eventually(t, "172.27.17.21 to return", func() bool {
 		got, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA)
 		return len(got) == 2
 	})
 
 	// The priority-20 member down: the priority-10 pool answers.
 	lab.sim.SetMemberState(avisim.PaymentsUUID, "172.26.17.30", "OPER_DOWN")
-	aviEventually(t, "failover to the priority-10 pool", func() bool {
+	testutil.Eventually(t, "failover to the priority-10 pool", func() bool {
 		got, _ := addrs(t, g, "payments.gslb.sddc.lab.", dns.TypeA)
 		return len(got) == 1 && (got[0] == "172.27.17.30" || got[0] == "198.51.100.40")
 	})
 	// Everything down: Avi's fallback_ip.
 	lab.sim.SetMemberState(avisim.PaymentsUUID, "172.27.17.30", "OPER_DOWN")
 	lab.sim.SetMemberState(avisim.PaymentsUUID, "198.51.100.40", "OPER_DOWN")
-	aviEventually(t, "the fallback address", func() bool {
+	testutil.Eventually(t, "the fallback address", func() bool {
 		got, _ := addrs(t, g, "payments.gslb.sddc.lab.", dns.TypeA)
 		return slices.Equal(got, []string{"192.0.2.10"})
 	})
@@ -213,31 +143,31 @@ func TestAviAnswersFollowTheController(t *testing.T) {
 	// A new service appears; a deleted one goes.
 	lab.sim.AddService(avisim.Service("gslbservice-new", "new.gslb.sddc.lab", avisim.Pool(10, avisim.Member("2001:db8::7", avisim.ClusterB))))
 	lab.sim.DeleteService(avisim.PaymentsUUID)
-	aviEventually(t, "the new service and the deleted one", func() bool {
+	testutil.Eventually(t, "the new service and the deleted one", func() bool {
 		got, _ := addrs(t, g, "new.gslb.sddc.lab.", dns.TypeAAAA)
 		_, rcode := addrs(t, g, "payments.gslb.sddc.lab.", dns.TypeA)
 		return slices.Equal(got, []string{"2001:db8::7"}) && rcode == dns.RcodeNameError
 	})
-	if v := metric(t, "coredns_gslb_avi_services"); v != 2 {
+	if v := testutil.Metric(t, "coredns_gslb_avi_services"); v != 2 {
 		t.Errorf("coredns_gslb_avi_services = %v, want 2", v)
 	}
 }
 
 func TestAviControllerOutageKeepsAnswers(t *testing.T) {
 	lab := newAviLab(t)
-	logs := captureLog(t)
+	logs := testutil.CaptureLog(t)
 	g := startGSLB(t, lab.corefile("ca "+lab.ca))
-	aviEventually(t, "ready", g.Ready)
-	aviEventually(t, "the answers", func() bool { a, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); return len(a) == 2 })
+	testutil.Eventually(t, "ready", g.Ready)
+	testutil.Eventually(t, "the answers", func() bool { a, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); return len(a) == 2 })
 	want, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA)
 
 	lab.sim.Down()
-	aviEventually(t, "avi_up 0", func() bool { return metric(t, "coredns_gslb_avi_up") == 0 })
+	testutil.Eventually(t, "avi_up 0", func() bool { return testutil.Metric(t, "coredns_gslb_avi_up") == 0 })
 	time.Sleep(600 * time.Millisecond) // a few failed polls
 	if got, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); !slices.Equal(got, want) {
 		t.Errorf("during the outage: %v, want %v", got, want)
 	}
-	if metric(t, "coredns_gslb_avi_polls_total", "result", "unreachable") < 1 {
+	if testutil.Metric(t, "coredns_gslb_avi_polls_total", "result", "unreachable") < 1 {
 		t.Error("no unreachable poll counted")
 	}
 	if !strings.Contains(logs.String(), "Avi controller "+lab.sim.URL()+": GET /api/gslb") || !strings.Contains(logs.String(), "serving the last known GSLB services") {
@@ -249,7 +179,7 @@ func TestAviControllerOutageKeepsAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	lab.sim.SetFaults(avisim.Faults{Malformed: true})
-	aviEventually(t, "a malformed poll", func() bool { return metric(t, "coredns_gslb_avi_polls_total", "result", "malformed") >= 1 })
+	testutil.Eventually(t, "a malformed poll", func() bool { return testutil.Metric(t, "coredns_gslb_avi_polls_total", "result", "malformed") >= 1 })
 	lab.sim.SetFaults(avisim.Faults{Status: 502})
 	time.Sleep(500 * time.Millisecond)
 	if got, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); !slices.Equal(got, want) {
@@ -258,11 +188,11 @@ func TestAviControllerOutageKeepsAnswers(t *testing.T) {
 
 	// Sessions expire and 401s come: it logs in again and goes on.
 	lab.sim.SetFaults(avisim.Faults{})
-	aviEventually(t, "avi_up 1", func() bool { return metric(t, "coredns_gslb_avi_up") == 1 })
+	testutil.Eventually(t, "avi_up 1", func() bool { return testutil.Metric(t, "coredns_gslb_avi_up") == 1 })
 	logins := lab.sim.Logins()
 	lab.sim.ExpireSessions()
 	lab.sim.SetMemberState(avisim.OnlineshopUUID, "172.26.17.21", "OPER_DOWN")
-	aviEventually(t, "the change after a new login", func() bool {
+	testutil.Eventually(t, "the change after a new login", func() bool {
 		got, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA)
 		return slices.Equal(got, []string{"172.27.17.21"})
 	})
@@ -276,16 +206,16 @@ func TestAviControllerOutageKeepsAnswers(t *testing.T) {
 
 func TestAviWrongCredentials(t *testing.T) {
 	lab := newAviLab(t)
-	logs := captureLog(t)
+	logs := testutil.CaptureLog(t)
 	if err := os.WriteFile(lab.creds, []byte("username: admin\npassword: wrong-password\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := metric(t, "coredns_gslb_avi_polls_total", "result", "auth_failed")
+	before := testutil.Metric(t, "coredns_gslb_avi_polls_total", "result", "auth_failed")
 	g := startGSLB(t, strings.Replace(lab.corefile("ca "+lab.ca), "startup_timeout 10s", "startup_timeout 1s", 1))
-	aviEventually(t, "an auth failure", func() bool {
-		return metric(t, "coredns_gslb_avi_polls_total", "result", "auth_failed") > before
+	testutil.Eventually(t, "an auth failure", func() bool {
+		return testutil.Metric(t, "coredns_gslb_avi_polls_total", "result", "auth_failed") > before
 	})
-	aviEventually(t, "ready after the startup timeout", g.Ready)
+	testutil.Eventually(t, "ready after the startup timeout", g.Ready)
 	s := logs.String()
 	if !strings.Contains(s, `login as "admin" refused: Invalid credentials`) || !strings.Contains(s, "fix the username/password or token in "+lab.creds) {
 		t.Errorf("log: %s", s)
@@ -293,7 +223,7 @@ func TestAviWrongCredentials(t *testing.T) {
 	if strings.Contains(s, "wrong-password") {
 		t.Error("the password was logged")
 	}
-	if metric(t, "coredns_gslb_avi_up") != 0 {
+	if testutil.Metric(t, "coredns_gslb_avi_up") != 0 {
 		t.Error("avi_up is not 0")
 	}
 	if _, rcode := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); rcode != dns.RcodeNameError {
@@ -303,33 +233,33 @@ func TestAviWrongCredentials(t *testing.T) {
 	if err := os.WriteFile(lab.creds, []byte("username: admin\npassword: "+aviSimPassword+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	aviEventually(t, "the answers after the fix", func() bool { a, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); return len(a) == 2 })
+	testutil.Eventually(t, "the answers after the fix", func() bool { a, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); return len(a) == 2 })
 }
 
 func TestAviWrongVersion(t *testing.T) {
 	lab := newAviLab(t)
-	logs := captureLog(t)
+	logs := testutil.CaptureLog(t)
 	g := startGSLB(t, strings.Replace(lab.corefile("ca "+lab.ca, "version 31.1.1"), "startup_timeout 10s", "startup_timeout 1s", 1))
-	aviEventually(t, "the rejection in the log", func() bool {
+	testutil.Eventually(t, "the rejection in the log", func() bool {
 		return strings.Contains(logs.String(), "HTTP 400: Unsupported X-Avi-Version 31.1.1")
 	})
 	s := logs.String()
 	if !strings.Contains(s, "(the controller runs 22.1.2)") || !strings.Contains(s, "check `version` (sent X-Avi-Version 31.1.1") {
 		t.Errorf("log: %s", s)
 	}
-	aviEventually(t, "ready after the startup timeout", g.Ready)
+	testutil.Eventually(t, "ready after the startup timeout", g.Ready)
 }
 
 func TestAviTLS(t *testing.T) {
 	t.Run("unknown CA fails by default", func(t *testing.T) {
 		lab := newAviLab(t)
-		logs := captureLog(t)
+		logs := testutil.CaptureLog(t)
 		g := startGSLB(t, strings.Replace(lab.corefile(), "startup_timeout 10s", "startup_timeout 1s", 1))
-		aviEventually(t, "the TLS error in the log", func() bool { return strings.Contains(logs.String(), "certificate is not trusted") })
+		testutil.Eventually(t, "the TLS error in the log", func() bool { return strings.Contains(logs.String(), "certificate is not trusted") })
 		if !strings.Contains(logs.String(), "`ca FILE`") {
 			t.Errorf("log: %s", logs)
 		}
-		aviEventually(t, "ready after the startup timeout", g.Ready)
+		testutil.Eventually(t, "ready after the startup timeout", g.Ready)
 		if _, rcode := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); rcode != dns.RcodeNameError {
 			t.Errorf("rcode %d", rcode)
 		}
@@ -341,7 +271,7 @@ func TestAviTLS(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			lab := newAviLab(t)
 			g := startGSLB(t, lab.corefile(strings.Replace(prop, "CA", lab.ca, 1)))
-			aviEventually(t, "the answers", func() bool { a, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); return len(a) == 2 })
+			testutil.Eventually(t, "the answers", func() bool { a, _ := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA); return len(a) == 2 })
 		})
 	}
 }
@@ -354,8 +284,8 @@ func TestAviManyServices(t *testing.T) {
 			avisim.Pool(10, avisim.Member(fmt.Sprintf("10.%d.%d.1", i/250, i%250), avisim.ClusterA))))
 	}
 	g := startGSLB(t, lab.corefile("ca "+lab.ca))
-	aviEventually(t, "ready", g.Ready)
-	aviEventually(t, "every service", func() bool {
+	testutil.Eventually(t, "ready", g.Ready)
+	testutil.Eventually(t, "every service", func() bool {
 		got, _ := addrs(t, g, "app01999.gslb.sddc.lab.", dns.TypeA)
 		return slices.Equal(got, []string{"10.7.249.1"})
 	})
@@ -365,7 +295,7 @@ func TestAviManyServices(t *testing.T) {
 			t.Errorf("%s: %v", name, got)
 		}
 	}
-	if v := metric(t, "coredns_gslb_avi_services"); v != n+2 {
+	if v := testutil.Metric(t, "coredns_gslb_avi_services"); v != n+2 {
 		t.Errorf("coredns_gslb_avi_services = %v, want %d", v, n+2)
 	}
 }

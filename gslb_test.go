@@ -14,6 +14,7 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/request"
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/test/testutil"
 	"github.com/miekg/dns"
 )
 
@@ -447,7 +448,7 @@ func TestServeDNSSerial(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.stop()
-	waitFor(t, "ready", g.Ready)
+	testutil.Eventually(t, "ready", g.Ready)
 
 	soaSerial := func() uint32 {
 		resp, _ := query(t, g, &test.ResponseWriter{}, "example.org.", dns.TypeSOA)
@@ -460,7 +461,7 @@ func TestServeDNSSerial(t *testing.T) {
 
 	// A new member: new table, higher serial, and the member is served.
 	g.store.Set("test/b", []model.Record{staticRec("b.example.org.", "sitea", "10.0.0.2")})
-	waitFor(t, "a rebuild", func() bool { return g.builder.Table().Serial != s0 })
+	testutil.Eventually(t, "a rebuild", func() bool { return g.builder.Table().Serial != s0 })
 	s1 := soaSerial()
 	if s1 <= s0 {
 		t.Fatalf("serial went from %d to %d after a change, want it to rise", s0, s1)
@@ -480,7 +481,7 @@ func TestServeDNSSerial(t *testing.T) {
 	// A removal is a change too.
 	g.store.Delete("test/b")
 	g.store.Delete("test/dup")
-	waitFor(t, "a rebuild", func() bool { return g.builder.Table().Serial != s1 })
+	testutil.Eventually(t, "a rebuild", func() bool { return g.builder.Table().Serial != s1 })
 	if s2 := soaSerial(); s2 <= s1 {
 		t.Fatalf("serial went from %d to %d after a removal, want it to rise", s1, s2)
 	}
@@ -495,17 +496,6 @@ func TestServeDNSSerial(t *testing.T) {
 	}
 	if err := g.stop(); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

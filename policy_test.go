@@ -14,6 +14,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/request"
+	"github.com/gslb/gslb/test/testutil"
 	"github.com/miekg/dns"
 )
 
@@ -481,7 +482,7 @@ func TestDownResponseNoneByProbe(t *testing.T) {
 	if resp, _ := query(t, g, &test.ResponseWriter{}, "down.example.org.", dns.TypeMX); resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 || len(resp.Ns) != 1 {
 		t.Errorf("down MX: %v, want NODATA with the SOA", resp)
 	}
-	waitFor(t, "mixed.example.org to lose 127.0.0.2", func() bool {
+	testutil.Eventually(t, "mixed.example.org to lose 127.0.0.2", func() bool {
 		resp, _ := query(t, g, &test.ResponseWriter{}, "mixed.example.org.", dns.TypeA)
 		return slices.Equal(answerAddrs(resp), []string{"127.0.0.1"})
 	})

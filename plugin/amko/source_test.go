@@ -9,6 +9,7 @@ import (
 
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/test/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,17 +27,6 @@ func unstructuredOf(t *testing.T, obj any, gvr schema.GroupVersionResource, kind
 	u.SetAPIVersion(gvr.GroupVersion().String())
 	u.SetKind(kind)
 	return u
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // TestSourceLifecycle runs the informers against a fake API: the first
@@ -62,7 +52,7 @@ func TestSourceLifecycle(t *testing.T) {
 	}
 	s.Start()
 	defer s.Stop()
-	waitFor(t, "sync", s.HasSynced)
+	testutil.Eventually(t, "sync", s.HasSynced)
 	if changes.Load() == 0 {
 		t.Error("the first policy must notify the watchers")
 	}
@@ -88,7 +78,7 @@ func TestSourceLifecycle(t *testing.T) {
 		st, _, _ := unstructured.NestedMap(u.Object, "status")
 		return st
 	}
-	waitFor(t, "statuses", func() bool {
+	testutil.Eventually(t, "statuses", func() bool {
 		return status(GDPResource, "global-gdp")["errorStatus"] == GDPSuccess &&
 			status(HostRuleResource, "gslb-host-rule-1")["status"] == StatusAccepted &&
 			status(HostRuleResource, "bad")["status"] == StatusRejected
@@ -103,8 +93,8 @@ func TestSourceLifecycle(t *testing.T) {
 	if err := dyn.Resource(HostRuleResource).Namespace("avi-system").Delete(ctx, "gslb-host-rule-1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "members withdrawn", func() bool { return len(store.Records()) == 0 })
-	waitFor(t, "a change notification", func() bool { return changes.Load() > before })
+	testutil.Eventually(t, "members withdrawn", func() bool { return len(store.Records()) == 0 })
+	testutil.Eventually(t, "a change notification", func() bool { return changes.Load() > before })
 	time.Sleep(200 * time.Millisecond)
 	settled := changes.Load()
 	time.Sleep(300 * time.Millisecond)
@@ -125,7 +115,7 @@ func TestSourceStartupTimeout(t *testing.T) {
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.run() }()
 	defer func() { close(s.stop); s.wg.Wait() }()
-	waitFor(t, "fallback", func() bool { return s.Publish("siteb", "shop", nil) })
+	testutil.Eventually(t, "fallback", func() bool { return s.Publish("siteb", "shop", nil) })
 	if s.HasSynced() {
 		t.Error("the fallback is not a sync")
 	}

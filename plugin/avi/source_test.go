@@ -1,23 +1,19 @@
 package avi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	stdlog "log"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/test/avisim"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/gslb/gslb/test/testutil"
 	"github.com/vmware/alb-sdk/go/models"
 )
 
@@ -59,43 +55,6 @@ func newSource(t *testing.T, cfg Config) (*Source, *model.Store) {
 	return s, store
 }
 
-// eventually waits (generously) for cond.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// logs captures the standard logger, which CoreDNS's plugin logger uses.
-type logs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func captureLogs(t *testing.T) *logs {
-	l := &logs{}
-	stdlog.SetOutput(l)
-	t.Cleanup(func() { stdlog.SetOutput(os.Stderr) })
-	return l
-}
-
 var fixtureRecords = []string{
 	"onlineshop.gslb.sddc.lab. site-a 172.26.17.21 w=1 p=10",
 	"onlineshop.gslb.sddc.lab. site-b 172.27.17.21 w=1 p=10",
@@ -116,16 +75,16 @@ func checkRecords(t *testing.T, store *model.Store, want []string) {
 
 func TestPollPublishesFixtures(t *testing.T) {
 	sim := newSim(t, avisim.Options{})
-	l := captureLogs(t)
+	l := testutil.CaptureLog(t)
 	src, store := newSource(t, simConfig(sim))
 	if err := src.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	checkRecords(t, store, fixtureRecords)
-	if !src.HasSynced() || value(upGauge) != 1 || value(servicesGauge) != 2 {
-		t.Errorf("synced %t, up %v, services %v", src.HasSynced(), value(upGauge), value(servicesGauge))
+	if !src.HasSynced() || testutil.Value(t, upGauge) != 1 || testutil.Value(t, servicesGauge) != 2 {
+		t.Errorf("synced %t, up %v, services %v", src.HasSynced(), testutil.Value(t, upGauge), testutil.Value(t, servicesGauge))
 	}
-	if ts := value(lastSuccessGauge); time.Since(time.Unix(int64(ts), 0)) > time.Minute {
+	if ts := testutil.Value(t, lastSuccessGauge); time.Since(time.Unix(int64(ts), 0)) > time.Minute {
 		t.Errorf("last success %v", ts)
 	}
 	if !strings.Contains(l.String(), "Avi controller "+sim.URL()+": reachable, 2 GSLB services") {
@@ -175,24 +134,24 @@ func TestRunFollowsChanges(t *testing.T) {
 	sim := newSim(t, avisim.Options{})
 	src, store := newSource(t, simConfig(sim))
 	src.Start()
-	eventually(t, "the first poll", src.HasSynced)
+	testutil.Eventually(t, "the first poll", src.HasSynced)
 	checkRecords(t, store, fixtureRecords)
 
 	sim.SetMemberState(avisim.OnlineshopUUID, "172.27.17.21", "OPER_DOWN")
-	eventually(t, "the member to be down", func() bool {
+	testutil.Eventually(t, "the member to be down", func() bool {
 		return slices.Contains(show(store.Records()), "onlineshop.gslb.sddc.lab. site-b 172.27.17.21 w=1 p=10 down")
 	})
 
 	sim.AddService(avisim.Service("gslbservice-new", "new.gslb.sddc.lab", avisim.Pool(10, avisim.Member("10.9.9.9", avisim.ClusterA))))
-	eventually(t, "the new service", func() bool {
+	testutil.Eventually(t, "the new service", func() bool {
 		return slices.Contains(show(store.Records()), "new.gslb.sddc.lab. site-a 10.9.9.9 w=1 p=10")
 	})
 	sim.UpdateService("gslbservice-new", func(gs *models.GslbService) { gs.Enabled = avisim.Bool(false) })
-	eventually(t, "the disabled service to leave", func() bool {
+	testutil.Eventually(t, "the disabled service to leave", func() bool {
 		return !slices.ContainsFunc(show(store.Records()), func(s string) bool { return strings.HasPrefix(s, "new.") })
 	})
 	sim.DeleteService(avisim.PaymentsUUID)
-	eventually(t, "the deleted service to leave", func() bool { return len(store.Records()) == 2 })
+	testutil.Eventually(t, "the deleted service to leave", func() bool { return len(store.Records()) == 2 })
 }
 
 func TestRuntimeWithoutInventory(t *testing.T) {
@@ -256,22 +215,22 @@ func TestManyServicesOverPages(t *testing.T) {
 	if p := sim.Requests("GET /api/gslbservice-inventory"); p != n/200 {
 		t.Errorf("%d inventory pages, want %d", p, n/200)
 	}
-	if value(servicesGauge) != n {
-		t.Errorf("services gauge %v", value(servicesGauge))
+	if testutil.Value(t, servicesGauge) != n {
+		t.Errorf("services gauge %v", testutil.Value(t, servicesGauge))
 	}
 }
 
 func TestControllerDownKeepsState(t *testing.T) {
 	sim := newSim(t, avisim.Options{})
-	l := captureLogs(t)
+	l := testutil.CaptureLog(t)
 	src, store := newSource(t, simConfig(sim))
 	src.Start()
-	eventually(t, "the first poll", src.HasSynced)
+	testutil.Eventually(t, "the first poll", src.HasSynced)
 
-	before := value(pollsTotal.WithLabelValues("unreachable"))
+	before := testutil.Value(t, pollsTotal.WithLabelValues("unreachable"))
 	sim.Down()
-	eventually(t, "avi_up 0", func() bool { return value(upGauge) == 0 })
-	eventually(t, "a failed poll", func() bool { return value(pollsTotal.WithLabelValues("unreachable")) > before })
+	testutil.Eventually(t, "avi_up 0", func() bool { return testutil.Value(t, upGauge) == 0 })
+	testutil.Eventually(t, "a failed poll", func() bool { return testutil.Value(t, pollsTotal.WithLabelValues("unreachable")) > before })
 	checkRecords(t, store, fixtureRecords)
 	if s := l.String(); !strings.Contains(s, "Avi controller "+sim.URL()+": GET /api/gslb: ") || !strings.Contains(s, "serving the last known GSLB services") {
 		t.Errorf("log: %s", s)
@@ -280,7 +239,7 @@ func TestControllerDownKeepsState(t *testing.T) {
 	if err := sim.Up(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "avi_up 1", func() bool { return value(upGauge) == 1 })
+	testutil.Eventually(t, "avi_up 1", func() bool { return testutil.Value(t, upGauge) == 1 })
 	if !strings.Contains(l.String(), "reachable again") {
 		t.Errorf("log: %s", l)
 	}
@@ -321,7 +280,7 @@ func TestReloginOn401(t *testing.T) {
 
 func TestBadAnswersKeepState(t *testing.T) {
 	sim := newSim(t, avisim.Options{})
-	l := captureLogs(t)
+	l := testutil.CaptureLog(t)
 	src, store := newSource(t, simConfig(sim))
 	ctx := context.Background()
 	if err := src.Poll(ctx); err != nil {
@@ -399,7 +358,7 @@ func TestStopAbortsAPoll(t *testing.T) {
 
 func TestWrongCredentials(t *testing.T) {
 	sim := newSim(t, avisim.Options{})
-	l := captureLogs(t)
+	l := testutil.CaptureLog(t)
 	dir := t.TempDir()
 	creds := filepath.Join(dir, "avi-credentials")
 	write := func(s string) {
@@ -420,12 +379,12 @@ func TestWrongCredentials(t *testing.T) {
 	// until it expires, then the login fails.
 	sim.SetUser("admin", "rotated-Secret-1", "")
 	sim.ExpireSessions()
-	before := value(pollsTotal.WithLabelValues("auth_failed"))
+	before := testutil.Value(t, pollsTotal.WithLabelValues("auth_failed"))
 	err := src.Poll(ctx)
 	if kindOf(err) != KindAuth || !strings.Contains(err.Error(), `login as "admin" refused: Invalid credentials`) {
 		t.Errorf("got %v", err)
 	}
-	if value(pollsTotal.WithLabelValues("auth_failed")) != before+1 || value(upGauge) != 0 {
+	if testutil.Value(t, pollsTotal.WithLabelValues("auth_failed")) != before+1 || testutil.Value(t, upGauge) != 0 {
 		t.Error("metrics not updated")
 	}
 	checkRecords(t, store, fixtureRecords)
@@ -462,7 +421,7 @@ func TestTokenLogin(t *testing.T) {
 
 func TestWrongVersion(t *testing.T) {
 	sim := newSim(t, avisim.Options{})
-	l := captureLogs(t)
+	l := testutil.CaptureLog(t)
 	cfg := simConfig(sim)
 	cfg.Version = "31.1.1"
 	src, store := newSource(t, cfg)
@@ -480,7 +439,7 @@ func TestWrongVersion(t *testing.T) {
 
 func TestTLS(t *testing.T) {
 	sim := newSim(t, avisim.Options{})
-	l := captureLogs(t)
+	l := testutil.CaptureLog(t)
 
 	cfg := simConfig(sim)
 	cfg.RootCAs = nil // the system roots do not know the simulator's CA
@@ -562,16 +521,4 @@ func TestBackoff(t *testing.T) {
 	if d := backoff(10*time.Minute, 3); d > 10*time.Minute || d < 5*time.Minute {
 		t.Errorf("a poll longer than the cap: %s", d)
 	}
-}
-
-// value reads a gauge or counter.
-func value(m prometheus.Metric) float64 {
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		panic(err)
-	}
-	if d.Gauge != nil {
-		return d.Gauge.GetValue()
-	}
-	return d.Counter.GetValue()
 }

@@ -23,8 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/gslb/gslb/test/testutil"
 )
 
 func TestParseExpect(t *testing.T) {
@@ -391,7 +390,7 @@ func TestHysteresis(t *testing.T) {
 	if c.Healthy(tg) {
 		t.Fatal("Healthy() still true")
 	}
-	waitFor(t, "onChange after the fall", func() bool { return changes.Load() >= 1 })
+	testutil.Eventually(t, "onChange after the fall", func() bool { return changes.Load() >= 1 })
 
 	// Back: up on the second consecutive success.
 	f.restart()
@@ -412,7 +411,7 @@ func TestHysteresis(t *testing.T) {
 	if !c.Healthy(tg) {
 		t.Fatal("Healthy() still false")
 	}
-	waitFor(t, "onChange after the rise", func() bool { return changes.Load() >= 2 })
+	testutil.Eventually(t, "onChange after the rise", func() bool { return changes.Load() >= 2 })
 }
 
 // TestFirstProbe: optimistic before any probe, then the first result counts
@@ -452,7 +451,7 @@ func TestFirstProbe(t *testing.T) {
 	if c.Healthy(dead) {
 		t.Error("Healthy(dead) after its first probe")
 	}
-	waitFor(t, "onChange", func() bool { return changes.Load() == 1 })
+	testutil.Eventually(t, "onChange", func() bool { return changes.Load() == 1 })
 
 	rec.waitProbes(t, live, 3)
 	time.Sleep(50 * time.Millisecond)
@@ -514,7 +513,7 @@ func TestSyncRemoves(t *testing.T) {
 
 	// Adding it back probes it afresh.
 	c.Sync([]Target{a, b})
-	waitFor(t, "probes of the re-added target", func() bool { return count("/b") > nb })
+	testutil.Eventually(t, "probes of the re-added target", func() bool { return count("/b") > nb })
 }
 
 // TestAllowed: a target outside Allowed is healthy, never contacted, not
@@ -643,7 +642,7 @@ func TestMetrics(t *testing.T) {
 	da, dp := deadPort(t, "127.26.17.29")
 	dead := Target{Addr: da, Port: dp, Proto: TCP, Site: "metrics"}
 
-	downs := value(transitionsTotal.WithLabelValues("metrics", "unhealthy")) // counters outlive a test run (-count)
+	downs := testutil.Value(t, transitionsTotal.WithLabelValues("metrics", "unhealthy")) // counters outlive a test run (-count)
 	c := NewChecker(fast(Settings{}), nil)
 	rec := record(c)
 	c.Sync([]Target{live, dead})
@@ -651,18 +650,18 @@ func TestMetrics(t *testing.T) {
 	rec.waitProbes(t, dead, 1)
 	rec.waitProbes(t, live, 1)
 
-	if h, u := value(healthyGauge.WithLabelValues("metrics")), value(unhealthyGauge.WithLabelValues("metrics")); h != 1 || u != 1 {
+	if h, u := testutil.Value(t, healthyGauge.WithLabelValues("metrics")), testutil.Value(t, unhealthyGauge.WithLabelValues("metrics")); h != 1 || u != 1 {
 		t.Errorf("healthy=%v unhealthy=%v, want 1 and 1", h, u)
 	}
-	if n := value(transitionsTotal.WithLabelValues("metrics", "unhealthy")) - downs; n != 1 {
+	if n := testutil.Value(t, transitionsTotal.WithLabelValues("metrics", "unhealthy")) - downs; n != 1 {
 		t.Errorf("transitions to unhealthy = %v, want 1", n)
 	}
 	c.Sync([]Target{live})
-	if u := value(unhealthyGauge.WithLabelValues("metrics")); u != 0 {
+	if u := testutil.Value(t, unhealthyGauge.WithLabelValues("metrics")); u != 0 {
 		t.Errorf("unhealthy after removal = %v", u)
 	}
 	stop()
-	if h := value(healthyGauge.WithLabelValues("metrics")); h != 0 {
+	if h := testutil.Value(t, healthyGauge.WithLabelValues("metrics")); h != 0 {
 		t.Errorf("healthy after Run returned = %v, want 0 (a stopped checker withdraws its counts)", h)
 	}
 }
@@ -728,16 +727,4 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > base {
 		t.Errorf("%d goroutines after Run returned, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
-}
-
-// value reads a gauge or counter.
-func value(m prometheus.Metric) float64 {
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		panic(err)
-	}
-	if d.Gauge != nil {
-		return d.Gauge.GetValue()
-	}
-	return d.Counter.GetValue()
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gslb/gslb/test/testutil"
 )
 
 // Safety rule: these tests only ever listen on and connect to 127.0.0.0/8
@@ -122,17 +124,6 @@ func run(t *testing.T, c *Checker) (stop func()) {
 	return stop
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // event is one recorded probe, as afterProbe reports it.
 type event struct {
 	ok bool
@@ -167,6 +158,6 @@ func (r *recorder) count(t Target) int { return len(r.events(t)) }
 // returns all its events.
 func (r *recorder) waitProbes(t *testing.T, tg Target, n int) []event {
 	t.Helper()
-	waitFor(t, strconv.Itoa(n)+" probes of "+tg.String(), func() bool { return r.count(tg) >= n })
+	testutil.Eventually(t, strconv.Itoa(n)+" probes of "+tg.String(), func() bool { return r.count(tg) >= n })
 	return r.events(tg)
 }
