@@ -1,7 +1,8 @@
 // Package model is the shared vocabulary of gslb: the members that sources
-// (Kubernetes clusters, static Corefile entries, later Avi) publish for a
-// GSLB service name. It imports nothing of ours, so every other package can
-// depend on it without cycles.
+// (Kubernetes clusters, static Corefile entries, the Avi controller, AMKO's
+// third-party members) publish for a GSLB service name, their settings, and
+// the rules every source applies to names and sites. It imports nothing of
+// ours, so every other package can depend on it without cycles.
 package model
 
 import (

@@ -7,7 +7,7 @@ import (
 	"github.com/vmware/alb-sdk/go/models"
 )
 
-// Builders for tests: the shapes AMKO creates (GUIDE §5), with Avi's field
+// Builders for tests: the shapes AMKO creates (see the README's AMKO section), with Avi's field
 // names. Change the returned models for anything they do not cover.
 
 // Service is an enabled GslbService in the admin tenant with one domain

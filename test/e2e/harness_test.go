@@ -38,8 +38,8 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if os.Getenv("GSLB_SKIP_LAB") != "" {
-		fmt.Println("e2e: GSLB_SKIP_LAB is set: skipping the end-to-end tests")
+	if lab.SkipRequested() {
+		fmt.Printf("e2e: %s=1: skipping the end-to-end tests\n", lab.EnvSkipLab)
 		return 0
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)

@@ -7,7 +7,7 @@
 // scheduler or kubelet: objects are stored and served exactly as a real
 // apiserver would (validation, defaulting, RBAC, status subresources, watch),
 // which is all a DNS plugin that watches Ingresses and Services needs. The
-// practical consequences are listed in /work/shared/kube-lab.md: namespaces
+// practical consequences: namespaces
 // never finish terminating, no EndpointSlices or service-account tokens are
 // made, and nothing is garbage-collected, so tests should use fresh names.
 //

@@ -364,7 +364,7 @@ func testClose(t *testing.T, l *lab.Lab) {
 // TestBasePortInUse checks that a taken fixed port fails at once with an
 // error naming the port and how to change it, starting nothing.
 func TestBasePortInUse(t *testing.T) {
-	if os.Getenv(lab.EnvSkipLab) == "1" {
+	if lab.SkipRequested() {
 		t.Skip(lab.EnvSkipLab + "=1")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

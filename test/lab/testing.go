@@ -13,6 +13,11 @@ import (
 // for quick runs on machines that cannot build or run kube-apiserver.
 const EnvSkipLab = "GSLB_SKIP_LAB"
 
+// SkipRequested tells whether EnvSkipLab asks to skip: every test that
+// needs a lab (StartT, the e2e package's TestMain) asks here, so the
+// variable has one meaning everywhere.
+func SkipRequested() bool { return os.Getenv(EnvSkipLab) == "1" }
+
 // buildMargin is kept free before a test's deadline when a build is needed,
 // so the build is cancelled with an explanation instead of the test binary
 // being killed by its timeout mid-build.
@@ -24,7 +29,7 @@ const buildMargin = 30 * time.Second
 // on purpose. At most one opts value is used; progress goes to t.Log.
 func StartT(t testing.TB, n int, opts ...Options) *Lab {
 	t.Helper()
-	if os.Getenv(EnvSkipLab) == "1" {
+	if SkipRequested() {
 		t.Skipf("%s=1: skipping a test that needs real kube-apiservers", EnvSkipLab)
 	}
 	var o Options
