@@ -65,7 +65,7 @@ type Watcher struct {
 	cluster Cluster
 	opts    Options
 	store   *model.Store
-	client  kubernetes.Interface
+	readyz  func(context.Context) error // nil error while the API server is ready
 
 	stop      chan struct{}
 	ctx       context.Context // cancelled by Stop, so a probe in flight ends at once
@@ -102,7 +102,16 @@ func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("site %s (context %q): %w", c.Site, c.Context, err)
 	}
-	w := &Watcher{cluster: c, opts: opts, store: store, client: client, stop: make(chan struct{}),
+	readyz := func(ctx context.Context) error {
+		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
+	}
+	return newWatcher(c, opts, store, client, readyz), nil
+}
+
+// newWatcher is NewWatcher on any client, so that unit tests can run it on
+// client-go's fake clientset (whose discovery has no REST client for readyz).
+func newWatcher(c Cluster, opts Options, store *model.Store, client kubernetes.Interface, readyz func(context.Context) error) *Watcher {
+	w := &Watcher{cluster: c, opts: opts, store: store, readyz: readyz, stop: make(chan struct{}),
 		ignored: map[string]int{}, invalid: map[string]string{}, unselected: map[string]bool{}, informers: map[string][]cache.SharedIndexInformer{}, endpoints: newEndpoints()}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	namespaces := opts.Namespaces
@@ -128,7 +137,7 @@ func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
 			w.factories = append(w.factories, ef)
 		}
 	}
-	return w, nil
+	return w
 }
 
 // resyncNamespace re-evaluates every selected object of namespace ns.
@@ -297,7 +306,7 @@ func (w *Watcher) probe() {
 	defer t.Stop()
 	for {
 		ctx, cancel := context.WithTimeout(w.ctx, probeInterval)
-		err := w.client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
+		err := w.readyz(ctx)
 		cancel()
 		if w.ctx.Err() != nil {
 			return // stopping: not an outage
