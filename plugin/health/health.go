@@ -41,19 +41,6 @@ func (p Proto) String() string {
 	return "proto(" + strconv.Itoa(int(p)) + ")"
 }
 
-// ParseProto reads "http", "https" or "tcp" (any case).
-func ParseProto(s string) (Proto, error) {
-	switch strings.ToLower(s) {
-	case "http":
-		return HTTP, nil
-	case "https":
-		return HTTPS, nil
-	case "tcp":
-		return TCP, nil
-	}
-	return 0, fmt.Errorf("unknown health check protocol %q (want http, https or tcp)", s)
-}
-
 // Target is one distinct endpoint to probe. It is comparable so it can key
 // maps: two members that share address, port, protocol, host and path are
 // probed once.

@@ -46,18 +46,6 @@ func TestParseExpect(t *testing.T) {
 	}
 }
 
-func TestParseProto(t *testing.T) {
-	for _, p := range []Proto{HTTP, HTTPS, TCP} {
-		got, err := ParseProto(strings.ToUpper(p.String()))
-		if err != nil || got != p {
-			t.Errorf("ParseProto(%q) = %v, %v", p, got, err)
-		}
-	}
-	if _, err := ParseProto("icmp"); err == nil {
-		t.Error("ParseProto(icmp) succeeded")
-	}
-}
-
 func TestTCPUpDown(t *testing.T) {
 	up := countAccepts(t, "127.26.17.21")
 	ua, up0 := addrPort(t, up.l.Addr())
