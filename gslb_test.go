@@ -3,6 +3,8 @@ package gslb
 import (
 	"context"
 	"fmt"
+	"math"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -655,5 +657,136 @@ func TestCacheBypassZones(t *testing.T) {
 	var _ cache.ZoneBypasser = g
 	if got := g.CacheBypassZones(); !slices.Equal(got, []string{"example.org.", "example.net."}) {
 		t.Errorf("CacheBypassZones = %v, want both zones", got)
+	}
+}
+
+// TestWeightedPolicy: weighted picks one record per query, in proportion to
+// the site weights; answers N gives N distinct records.
+func TestWeightedPolicy(t *testing.T) {
+	const corefile = `gslb example.org {
+	policy weighted
+	weight sitea 3
+	weight siteb 1
+	weight sitec 0
+	%s
+	member app.example.org 10.0.0.1 site sitea
+	member app.example.org 10.0.1.1 site siteb
+	member app.example.org 10.0.2.1 site sitec
+	member three.example.org 10.0.0.1 10.0.0.2 10.0.0.3 site sitea
+	member three.example.org 10.0.1.1 site siteb
+}`
+	g := newTestGSLB(t, fmt.Sprintf(corefile, ""))
+	const n = 2000
+	count := map[string]int{}
+	for i := 0; i < n; i++ {
+		resp, _ := query(t, g, &test.ResponseWriter{}, "app.example.org.", dns.TypeA)
+		if len(resp.Answer) != 1 {
+			t.Fatalf("query %d: %d records, want 1", i, len(resp.Answer))
+		}
+		count[answerAddrs(resp)[0]]++
+	}
+	if count["10.0.2.1"] != 0 {
+		t.Errorf("drained sitec answered %d times", count["10.0.2.1"])
+	}
+	if share := float64(count["10.0.0.1"]) / n; math.Abs(share-0.75) > 0.05 || count["10.0.0.1"]+count["10.0.1.1"] != n {
+		t.Errorf("sitea's share %.3f (%v), want 0.75 ± 0.05", share, count)
+	}
+
+	for _, tc := range []struct {
+		answers string
+		k       int
+	}{{"answers 1", 1}, {"answers 2", 2}, {"answers 0", 1}} {
+		g := newTestGSLB(t, fmt.Sprintf(corefile, tc.answers))
+		seen := map[string]bool{}
+		for i := 0; i < 200; i++ {
+			resp, _ := query(t, g, &test.ResponseWriter{}, "three.example.org.", dns.TypeA)
+			got := answerAddrs(resp)
+			if len(got) != tc.k || len(slices.Compact(slices.Sorted(slices.Values(got)))) != tc.k {
+				t.Fatalf("%s: answer %q, want %d distinct records", tc.answers, got, tc.k)
+			}
+			for _, a := range got {
+				seen[a] = true
+			}
+		}
+		if len(seen) != 4 {
+			t.Errorf("%s: 200 queries answered %v, want all four members at some point", tc.answers, seen)
+		}
+	}
+}
+
+// TestDownResponseNoneByProbe: a member whose TCP probe fails leaves the
+// answers; a name whose only member it is answers SERVFAIL (down_response
+// none). The probes only reach 127.0.0.1 (a listener of this test) and
+// 127.0.0.2 (nothing listens there).
+func TestDownResponseNoneByProbe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	g := newTestGSLB(t, fmt.Sprintf(`gslb example.org {
+	member down.example.org 127.0.0.2
+	member mixed.example.org 127.0.0.1 127.0.0.2
+	member alias.example.org lb.example.net
+	health_check tcp %d
+	health_targets 127.0.0.0/8
+	health_interval 100ms
+	health_timeout 500ms
+	down_response none
+}`, port))
+	// Before the first probe every member counts as healthy.
+	if resp, _ := query(t, g, &test.ResponseWriter{}, "down.example.org.", dns.TypeA); resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1 {
+		t.Fatalf("before probing: %v, want 127.0.0.2", resp)
+	}
+	if err := g.start(); err != nil {
+		t.Fatal(err)
+	}
+	defer g.stop()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _ := query(t, g, &test.ResponseWriter{}, "down.example.org.", dns.TypeA)
+		if resp.Rcode == dns.RcodeServerFailure {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("down.example.org still answers %v after 10s of failing probes", resp.Answer)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeANY} {
+		resp, _ := query(t, g, &test.ResponseWriter{}, "down.example.org.", qtype)
+		if resp.Rcode != dns.RcodeServerFailure || len(resp.Answer)+len(resp.Ns)+len(resp.Extra) != 0 {
+			t.Errorf("down %s: %v, want an empty SERVFAIL", dns.TypeToString[qtype], resp)
+		}
+	}
+	// NODATA types stay NODATA.
+	if resp, _ := query(t, g, &test.ResponseWriter{}, "down.example.org.", dns.TypeMX); resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 || len(resp.Ns) != 1 {
+		t.Errorf("down MX: %v, want NODATA with the SOA", resp)
+	}
+	testutil.Eventually(t, "mixed.example.org to lose 127.0.0.2", func() bool {
+		resp, _ := query(t, g, &test.ResponseWriter{}, "mixed.example.org.", dns.TypeA)
+		return slices.Equal(answerAddrs(resp), []string{"127.0.0.1"})
+	})
+	for i := 0; i < 5; i++ { // the live member stays in
+		resp, _ := query(t, g, &test.ResponseWriter{}, "mixed.example.org.", dns.TypeA)
+		if got := answerAddrs(resp); resp.Rcode != dns.RcodeSuccess || !slices.Equal(got, []string{"127.0.0.1"}) {
+			t.Fatalf("mixed: rcode %s answer %q, want 127.0.0.1 only", dns.RcodeToString[resp.Rcode], got)
+		}
+	}
+	// A CNAME member is never probed.
+	resp, _ := query(t, g, &test.ResponseWriter{}, "alias.example.org.", dns.TypeA)
+	if len(resp.Answer) != 1 || !strings.Contains(resp.Answer[0].String(), "lb.example.net.") {
+		t.Errorf("alias: %v, want the CNAME", resp.Answer)
 	}
 }
