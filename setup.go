@@ -160,9 +160,10 @@ func init() {
 	}
 }
 
-func knownProperties() string {
-	names := make([]string, 0, len(properties))
-	for name := range properties {
+// known lists a registry's property names for an error message, sorted.
+func known[V any](registry map[string]V) string {
+	names := make([]string, 0, len(registry))
+	for name := range registry {
 		names = append(names, name)
 	}
 	slices.Sort(names)
@@ -200,7 +201,7 @@ func parse(c *caddy.Controller) (*config, error) {
 		for c.NextBlock() {
 			prop, ok := properties[c.Val()]
 			if !ok {
-				return nil, c.Errf("unknown property %q; known: %s", c.Val(), knownProperties())
+				return nil, c.Errf("unknown property %q; known: %s", c.Val(), known(properties))
 			}
 			if err := prop(p, c); err != nil {
 				return nil, err

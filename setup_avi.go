@@ -14,8 +14,6 @@ const minAviPoll = 100 * time.Millisecond
 
 var aviVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+){0,2}$`)
 
-const aviProperties = "credentials, tenant, version, ca, insecure, poll, timeout, site"
-
 // parseAviProperty reads an `avi` block:
 //
 //	avi https://CONTROLLER[:PORT] {
@@ -56,113 +54,150 @@ func parseAvi(p *parser, c *caddy.Controller) error {
 	if !c.NextArg() || c.Val() != "{" {
 		return c.Errf("avi %s needs a block with at least its credentials: avi %s { credentials FILE }", args[0], args[0])
 	}
-	var caPath string
-	siteOfName := map[string]string{}
+	b := &aviBlock{c: c, cfg: a, siteOfName: map[string]string{}}
 	for closed := false; !closed; {
 		if !c.Next() {
 			return lineErr(c.File(), line, "the avi block is not closed: add } after its last property")
 		}
-		prop := c.Val()
-		if prop == "}" {
+		b.prop = c.Val()
+		if b.prop == "}" {
 			break
 		}
-		if prop == "{" {
+		if b.prop == "{" {
 			return c.Errf("unexpected { inside the avi block")
 		}
 		// A } on the property's own line closes the block too.
-		args := c.RemainingArgs()
-		if n := len(args); n > 0 && args[n-1] == "}" {
-			args, closed = args[:n-1], true
+		b.args = c.RemainingArgs()
+		if n := len(b.args); n > 0 && b.args[n-1] == "}" {
+			b.args, closed = b.args[:n-1], true
 		}
-		one := func(what string) (string, error) {
-			if len(args) != 1 || args[0] == "}" {
-				return "", c.Errf("avi %s needs %s", prop, what)
-			}
-			return args[0], nil
+		prop, ok := aviProperties[b.prop]
+		if !ok {
+			return c.Errf("unknown avi property %q; known: %s", b.prop, known(aviProperties))
 		}
-		switch prop {
-		case "credentials":
-			f, err := one("a file with `username: ...` and `password: ...` (or `token: ...`) lines, or the same as JSON")
-			if err != nil {
-				return err
-			}
-			if _, err := avi.ReadCredentials(f); err != nil {
-				return c.Errf("avi: %v", err)
-			}
-			a.CredentialsFile = f
-		case "tenant":
-			t, err := one(`a tenant name, or "*" for all tenants`)
-			if err != nil {
-				return err
-			}
-			a.Tenant = t
-		case "version":
-			v, err := one("the API version to send as X-Avi-Version, e.g. version " + avi.DefaultVersion)
-			if err != nil {
-				return err
-			}
-			if !aviVersion.MatchString(v) {
-				return c.Errf("avi version %q: write the controller's version, e.g. %s", v, avi.DefaultVersion)
-			}
-			a.Version = v
-		case "ca":
-			f, err := one("a PEM file with the CA that signed the controller's certificate")
-			if err != nil {
-				return err
-			}
-			pool, err := caFile(c, "avi ca", f)
-			if err != nil {
-				return err
-			}
-			a.RootCAs, caPath = pool, f
-		case "insecure":
-			if len(args) != 0 {
-				return c.Errf("avi insecure takes no arguments")
-			}
-			a.Insecure = true
-		case "poll", "timeout":
-			v, err := one("a duration, e.g. " + prop + " 30s")
-			if err != nil {
-				return err
-			}
-			d, err := durationIn(c, "avi "+prop, v, false, "30s or 1m")
-			if err != nil {
-				return err
-			}
-			if prop == "poll" {
-				if d < minAviPoll {
-					return c.Errf("avi poll %s is too often for a controller: use at least %s", d, minAviPoll)
-				}
-				a.Poll = d
-			} else {
-				a.Timeout = d
-			}
-		case "site":
-			if len(args) != 2 {
-				return c.Errf("avi site needs a name and an Avi cluster uuid: site NAME CLUSTER_UUID")
-			}
-			name, uuid := args[0], args[1]
-			if err := model.CheckSiteName(name); err != nil {
-				return c.Errf("avi %v", err)
-			}
-			if _, dup := a.Sites[uuid]; dup {
-				return c.Errf("avi cluster %q already has a site name", uuid)
-			}
-			if other, dup := siteOfName[name]; dup {
-				return c.Errf("avi site %q already names cluster %q", name, other)
-			}
-			a.Sites[uuid], siteOfName[name] = name, uuid
-		default:
-			return c.Errf("unknown avi property %q; known: %s", prop, aviProperties)
+		if err := prop(b); err != nil {
+			return err
 		}
 	}
 	if a.CredentialsFile == "" {
 		return lineErr(c.File(), line, "avi %s has no credentials: add `credentials FILE` to its block", origin)
 	}
-	if a.Insecure && caPath != "" {
-		return lineErr(c.File(), line, "avi %s has both `ca %s` and `insecure`: keep the CA", origin, caPath)
+	if a.Insecure && b.caPath != "" {
+		return lineErr(c.File(), line, "avi %s has both `ca %s` and `insecure`: keep the CA", origin, b.caPath)
 	}
 	cfg.avi = a
+	return nil
+}
+
+// aviBlock is one avi block being read; prop and args are the property at
+// hand.
+type aviBlock struct {
+	c          *caddy.Controller
+	cfg        *avi.Config
+	prop       string
+	args       []string
+	caPath     string            // the ca property's file
+	siteOfName map[string]string // site name -> Avi cluster uuid
+}
+
+// one returns the property's single argument; what says what it is.
+func (b *aviBlock) one(what string) (string, error) {
+	if len(b.args) != 1 || b.args[0] == "}" {
+		return "", b.c.Errf("avi %s needs %s", b.prop, what)
+	}
+	return b.args[0], nil
+}
+
+// aviProperties is every property of an avi block: the parser and the list
+// of known properties in its error message both come from here.
+var aviProperties = map[string]func(b *aviBlock) error{
+	"credentials": func(b *aviBlock) error {
+		f, err := b.one("a file with `username: ...` and `password: ...` (or `token: ...`) lines, or the same as JSON")
+		if err != nil {
+			return err
+		}
+		if _, err := avi.ReadCredentials(f); err != nil {
+			return b.c.Errf("avi: %v", err)
+		}
+		b.cfg.CredentialsFile = f
+		return nil
+	},
+	"tenant": func(b *aviBlock) error {
+		t, err := b.one(`a tenant name, or "*" for all tenants`)
+		if err != nil {
+			return err
+		}
+		b.cfg.Tenant = t
+		return nil
+	},
+	"version": func(b *aviBlock) error {
+		v, err := b.one("the API version to send as X-Avi-Version, e.g. version " + avi.DefaultVersion)
+		if err != nil {
+			return err
+		}
+		if !aviVersion.MatchString(v) {
+			return b.c.Errf("avi version %q: write the controller's version, e.g. %s", v, avi.DefaultVersion)
+		}
+		b.cfg.Version = v
+		return nil
+	},
+	"ca": func(b *aviBlock) error {
+		f, err := b.one("a PEM file with the CA that signed the controller's certificate")
+		if err != nil {
+			return err
+		}
+		pool, err := caFile(b.c, "avi ca", f)
+		if err != nil {
+			return err
+		}
+		b.cfg.RootCAs, b.caPath = pool, f
+		return nil
+	},
+	"insecure": func(b *aviBlock) error {
+		if len(b.args) != 0 {
+			return b.c.Errf("avi insecure takes no arguments")
+		}
+		b.cfg.Insecure = true
+		return nil
+	},
+	"poll":    aviDuration,
+	"timeout": aviDuration,
+	"site": func(b *aviBlock) error {
+		if len(b.args) != 2 {
+			return b.c.Errf("avi site needs a name and an Avi cluster uuid: site NAME CLUSTER_UUID")
+		}
+		name, uuid := b.args[0], b.args[1]
+		if err := model.CheckSiteName(name); err != nil {
+			return b.c.Errf("avi %v", err)
+		}
+		if _, dup := b.cfg.Sites[uuid]; dup {
+			return b.c.Errf("avi cluster %q already has a site name", uuid)
+		}
+		if other, dup := b.siteOfName[name]; dup {
+			return b.c.Errf("avi site %q already names cluster %q", name, other)
+		}
+		b.cfg.Sites[uuid], b.siteOfName[name] = name, uuid
+		return nil
+	},
+}
+
+func aviDuration(b *aviBlock) error {
+	v, err := b.one("a duration, e.g. " + b.prop + " 30s")
+	if err != nil {
+		return err
+	}
+	d, err := durationIn(b.c, "avi "+b.prop, v, false, "30s or 1m")
+	if err != nil {
+		return err
+	}
+	if b.prop == "timeout" {
+		b.cfg.Timeout = d
+		return nil
+	}
+	if d < minAviPoll {
+		return b.c.Errf("avi poll %s is too often for a controller: use at least %s", d, minAviPoll)
+	}
+	b.cfg.Poll = d
 	return nil
 }
 

@@ -124,7 +124,7 @@ func TestParseAviErrors(t *testing.T) {
 		{"credentials unreadable", avi("credentials MISSING"), []string{"Testfile:3", "cannot read credentials file", "does-not-exist", "no such file"}},
 		{"credentials without password", avi("credentials NOPASS"), []string{"Testfile:3", "no password or token"}},
 		{"credentials without file", avi("credentials"), []string{"Testfile:3", "avi credentials needs a file"}},
-		{"unknown property", avi(creds, "pool 30s"), []string{"Testfile:4", `unknown avi property "pool"; known: credentials, tenant`}},
+		{"unknown property", avi(creds, "pool 30s"), []string{"Testfile:4", `unknown avi property "pool"; known: ca, credentials, insecure, poll, site, tenant, timeout, version`}},
 		{"tenant without name", avi(creds, "tenant"), []string{"Testfile:4", "avi tenant needs a tenant name"}},
 		{"bad version", avi(creds, "version latest"), []string{"Testfile:4", `avi version "latest"`}},
 		{"bad poll", avi(creds, "poll often"), []string{"Testfile:4", `avi poll: "often" is not a positive duration`}},
