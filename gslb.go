@@ -13,6 +13,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/coredns/coredns/request"
 	"github.com/gslb/gslb/plugin/amko"
 	"github.com/gslb/gslb/plugin/avi"
@@ -39,6 +40,10 @@ type GSLB struct {
 	checker  *health.Checker
 	health   *memberHealth
 	timeout  time.Duration
+	// xfer is the server block's transfer plugin, set at startup when
+	// there is one: it tells the secondaries about new serials.
+	xfer     *transfer.Transfer
+	notifyCh chan struct{}
 
 	ready    atomic.Bool
 	stopOnce sync.Once
@@ -80,11 +85,12 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		tcfg.Zones = append(tcfg.Zones, zone)
 	}
 	g := &GSLB{
-		Fall:    cfg.fall,
-		zones:   cfg.zones,
-		store:   store,
-		timeout: cfg.startupTimeout,
-		stopCh:  make(chan struct{}),
+		Fall:     cfg.fall,
+		zones:    cfg.zones,
+		store:    store,
+		timeout:  cfg.startupTimeout,
+		stopCh:   make(chan struct{}),
+		notifyCh: make(chan struct{}, 1),
 	}
 	opts := kube.Options{
 		Selector:   cfg.selector,
@@ -143,6 +149,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	g.builder = table.NewBuilder(tcfg, store, g.health)
 	g.builder.OnBuild = func(t *table.Table, records int) {
 		log.Debugf("Published answer table serial %d: %d records", t.Serial, records)
+		g.requestNotify()
 	}
 	return g, nil
 }
@@ -162,6 +169,16 @@ func (g *GSLB) start() error {
 		defer g.wg.Done()
 		g.health.watchGrace(g.stopCh, g.builder.Notify)
 	}()
+	if g.xfer != nil {
+		// Like the file plugin, tell the secondaries at startup: a
+		// restart brings a new serial.
+		g.requestNotify()
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.notifyLoop(g.xfer)
+		}()
+	}
 	for _, w := range g.watchers {
 		w.Start()
 	}
