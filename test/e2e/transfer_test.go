@@ -20,7 +20,7 @@ func axfr(t *testing.T, addr, from string, qtype uint16, serial uint32) ([]dns.R
 	m := new(dns.Msg)
 	m.SetQuestion(zone, qtype)
 	if qtype == dns.TypeIXFR {
-		m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET}, Serial: serial}}
+		m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET}, Ns: ".", Mbox: ".", Serial: serial}}
 	}
 	conn, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}).Dial("tcp", addr)
 	if err != nil {
@@ -124,7 +124,7 @@ func TestTransferToSecondaries(t *testing.T) {
 	// A new Ingress: a new serial, a NOTIFY, and both secondaries answer
 	// it long before their refresh timer (2 h) would have asked.
 	ns := namespace(t, "xfr")
-	host := ns + "." + zone
+	host := ns + ".gslb.sddc.lab"
 	begin := time.Now()
 	ingress(t, 0, ns, "web", lab.GSLBLabels(), []string{host}, []string{"172.26.17.40"}, nil)
 	s.eventually(host, dns.TypeA, updateBound, "172.26.17.40")
