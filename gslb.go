@@ -176,7 +176,7 @@ func (g *GSLB) start() error {
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
-			g.notifyLoop(g.xfer)
+			g.notifyLoop(g.xfer.Notify, notifyInterval)
 		}()
 	}
 	for _, w := range g.watchers {

@@ -58,11 +58,11 @@ func (g *GSLB) requestNotify() {
 	}
 }
 
-// notifyLoop sends NOTIFY for every zone to the transfer plugin's
-// secondaries when the table changed, at most once per notifyInterval.
-// Every new table has a new serial in all zones (one serial for the
+// notifyLoop calls notify (the transfer plugin's Notify: NOTIFY to its
+// secondaries) for every zone when the table changed, at most once per
+// every. Every new table has a new serial in all zones (one serial for the
 // table), so every zone is notified.
-func (g *GSLB) notifyLoop(xfer *transfer.Transfer) {
+func (g *GSLB) notifyLoop(notify func(zone string) error, every time.Duration) {
 	// A secondary that is down would otherwise log a line per change.
 	failing := map[string]bool{}
 	for {
@@ -72,7 +72,7 @@ func (g *GSLB) notifyLoop(xfer *transfer.Transfer) {
 		case <-g.notifyCh:
 		}
 		for _, z := range g.zones {
-			err := xfer.Notify(z)
+			err := notify(z)
 			switch {
 			case err != nil && !failing[z]:
 				log.Warningf("Zone %s changed (serial %d) but a secondary did not take the NOTIFY: %v; check the transfer plugin's `to` addresses and that the secondary accepts NOTIFY from this server (logged again at debug level until it does)",
@@ -87,7 +87,7 @@ func (g *GSLB) notifyLoop(xfer *transfer.Transfer) {
 		select {
 		case <-g.stopCh:
 			return
-		case <-time.After(notifyInterval):
+		case <-time.After(every):
 		}
 	}
 }

@@ -1,9 +1,11 @@
 package gslb
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coredns/coredns/plugin/transfer"
 )
@@ -81,5 +83,66 @@ func TestSerialBefore(t *testing.T) {
 		if got := serialBefore(tc.a, tc.b); got != tc.want {
 			t.Errorf("serialBefore(%d, %d) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestNotifyRateLimit: the first change is announced at once, a burst of
+// changes within the interval costs one more round at its end, and every
+// zone is notified in each round.
+func TestNotifyRateLimit(t *testing.T) {
+	g := newTestGSLB(t, `gslb example.org example.net {
+		member app.example.org 10.0.0.1
+	}`)
+	type call struct {
+		zone string
+		at   time.Time
+	}
+	calls := make(chan call, 100)
+	notify := func(zone string) error {
+		calls <- call{zone, time.Now()}
+		return nil
+	}
+	const every = 300 * time.Millisecond
+	done := make(chan struct{})
+	go func() { g.notifyLoop(notify, every); close(done) }()
+	defer func() {
+		close(g.stopCh)
+		<-done
+	}()
+
+	round := func(what string) time.Time {
+		t.Helper()
+		var zones []string
+		var at time.Time
+		for range 2 {
+			select {
+			case c := <-calls:
+				zones = append(zones, c.zone)
+				at = c.at
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: no NOTIFY after 10 s (got %v)", what, zones)
+			}
+		}
+		slices.Sort(zones)
+		if !slices.Equal(zones, []string{"example.net.", "example.org."}) {
+			t.Errorf("%s: notified %v, want both zones", what, zones)
+		}
+		return at
+	}
+	start := time.Now()
+	g.requestNotify()
+	first := round("first change")
+	// A burst right after: one round, not before the interval ran out.
+	for range 5 {
+		g.requestNotify()
+	}
+	second := round("burst")
+	if gap := second.Sub(first); gap < every {
+		t.Errorf("second round %v after the first, want at least %v", gap, every)
+	}
+	select {
+	case c := <-calls:
+		t.Errorf("a burst of 5 changes notified more than once more: %v at +%v", c.zone, c.at.Sub(start))
+	case <-time.After(3 * every):
 	}
 }
