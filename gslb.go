@@ -13,6 +13,7 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/fall"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/coredns/coredns/request"
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/table"
@@ -32,6 +33,10 @@ type GSLB struct {
 	sources []source // started, stopped and awaited together
 	health  *memberHealth
 	timeout time.Duration
+	// xfer is the server block's transfer plugin, set at startup when
+	// there is one: it tells the secondaries about new serials.
+	xfer     *transfer.Transfer
+	notifyCh chan struct{}
 
 	ready    atomic.Bool
 	stopOnce sync.Once
@@ -55,6 +60,16 @@ func (g *GSLB) start() error {
 		defer g.wg.Done()
 		g.health.run(g.stopCh, g.builder.Notify)
 	}()
+	if g.xfer != nil {
+		// Like the file plugin, tell the secondaries at startup: a
+		// restart brings a new serial.
+		g.requestNotify()
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.notifyLoop(g.xfer.Notify, notifyInterval)
+		}()
+	}
 	for _, s := range g.sources {
 		s.Start()
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/fall"
+	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/gslb/gslb/plugin/avi"
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
@@ -94,6 +95,12 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
+	// The transfer plugin, if the server block has one, sends our NOTIFYs;
+	// it exists only once every plugin is set up.
+	c.OnStartup(func() error {
+		g.xfer, _ = dnsserver.GetConfig(c).Handler("transfer").(*transfer.Transfer)
+		return nil
+	})
 	c.OnStartup(g.start)
 	c.OnShutdown(g.stop)
 	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {

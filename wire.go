@@ -52,11 +52,12 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		store.Set("static", cfg.static)
 	}
 	g := &GSLB{
-		Fall:    cfg.fall,
-		zones:   cfg.zones,
-		store:   store,
-		timeout: cfg.startupTimeout,
-		stopCh:  make(chan struct{}),
+		Fall:     cfg.fall,
+		zones:    cfg.zones,
+		store:    store,
+		timeout:  cfg.startupTimeout,
+		stopCh:   make(chan struct{}),
+		notifyCh: make(chan struct{}, 1),
 	}
 	opts := kube.Options{
 		Selector:   cfg.selector,
@@ -138,6 +139,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	g.builder = table.NewBuilder(tcfg, store, g.health)
 	g.builder.OnBuild = func(t *table.Table, records int) {
 		log.Debugf("Published answer table serial %d: %d records", t.Serial, records)
+		g.requestNotify()
 	}
 	return g, nil
 }

@@ -13,6 +13,11 @@
 #    With BENCH_ALGORITHMS=1 (default) gslb also runs with each other policy
 #    (gslb-weighted, gslb-hash, gslb-topology), reported as ratios to gslb
 #    (round robin).
+#    With BENCH_DNSSEC=1 (default) gslb-signed runs gslb behind CoreDNS's
+#    dnssec plugin (an ECDSA P-256 key from dnssec-keygen), queried with the
+#    DO bit as validating resolvers ask; reported as a ratio to gslb
+#    (unsigned). Every answer is checked to carry its RRSIG and one is
+#    validated with delv first.
 # 3. Failover time (test/bench/failover): from killing a member's HTTP server
 #    to the first answer without it, BENCH_FAILOVER_TRIALS (20) times, with
 #    the default health settings; prints p50 and p99.
@@ -39,6 +44,7 @@
 #                               named config with the pprof plugin under load
 #                               and print `go tool pprof -top` of its CPU profile
 #   BENCH_ALGORITHMS    (1)     0 skips the per-policy gslb configurations
+#   BENCH_DNSSEC        (1)     0 skips the signed gslb configuration
 #   BENCH_FAILOVER_TRIALS (20)  0 skips the failover measurement
 #   BENCH_OUT           (test/bench/out)
 set -euo pipefail
@@ -67,6 +73,8 @@ OUT=${BENCH_OUT:-$ROOT/test/bench/out}
 CONFIGS=(gslb file whoami)
 ALGORITHMS=(gslb-weighted gslb-hash gslb-topology)
 if [ "${BENCH_ALGORITHMS:-1}" != 0 ]; then CONFIGS+=("${ALGORITHMS[@]}"); fi
+DNSSEC=${BENCH_DNSSEC:-1}
+if [ "$DNSSEC" != 0 ]; then CONFIGS+=(gslb-signed); fi
 FAILOVER_TRIALS=${BENCH_FAILOVER_TRIALS:-20}
 ZONE=gslb.bench.
 NAMES=1000
@@ -82,6 +90,10 @@ need dnsperf dnsperf
 need dig bind9-dnsutils
 need taskset util-linux
 need awk gawk
+if [ "$DNSSEC" != 0 ]; then
+	need dnssec-keygen bind9-utils
+	need delv bind9-dnsutils
+fi
 [ -x "$COREDNS" ] || die "$COREDNS missing: run make build (make bench does)"
 if [ -n "$PROFILE" ]; then need curl curl; fi
 
@@ -204,7 +216,24 @@ EOF
 	esac
 	echo "}"
 }
-for cfg in "${CONFIGS[@]}"; do corefile "$cfg" >"$OUT/Corefile.$cfg"; done
+# The signed configuration's zone key, made as the README says.
+KEY=
+if [ "$DNSSEC" != 0 ]; then
+	rm -f "$OUT"/K"${ZONE}"*
+	KEY=$OUT/$(dnssec-keygen -q -a ECDSAP256SHA256 -f KSK -K "$OUT" "${ZONE%.}")
+	# delv's trust anchor: the DNSKEY's flags, protocol, algorithm, key.
+	awk '!/^;/ { for (d = 2; d <= NF && $d != "DNSKEY"; d++); if (d > NF) next
+		k = ""; for (i = d + 4; i <= NF; i++) k = k $i
+		printf "trust-anchors {\n\t\"%s\" static-key %s %s %s \"%s\";\n};\n", $1, $(d + 1), $(d + 2), $(d + 3), k }' "$KEY.key" >"$OUT/anchor.conf"
+fi
+for cfg in "${CONFIGS[@]}"; do
+	if [ "$cfg" = gslb-signed ]; then
+		printf '\tdnssec {\n\t\tkey file %s\n\t}\n' "$KEY" >"$OUT/dnssec.conf"
+		corefile "$cfg" "$(cat "$OUT/dnssec.conf")" >"$OUT/Corefile.$cfg"
+	else
+		corefile "$cfg" >"$OUT/Corefile.$cfg"
+	fi
+done
 
 # --- server ------------------------------------------------------------------
 q() { dig @127.0.0.1 -p "$DNS_PORT" +tries=1 +time=1 "$@"; }
@@ -224,7 +253,7 @@ start_server() { # start_server CONFIG COREFILE
 		# table just after startup).
 		if [ "$cfg" = whoami ]; then
 			q "svc0000.$ZONE" A 2>/dev/null | grep -q 'status: NOERROR' && return 0
-		elif [ "$cfg" != gslb ] && [ "${cfg#gslb-}" != "$cfg" ]; then
+		elif [ "$cfg" != gslb ] && [ "$cfg" != gslb-signed ] && [ "${cfg#gslb-}" != "$cfg" ]; then
 			# One record per answer: a pick, not the whole set.
 			q +short "svc0000.$ZONE" A 2>/dev/null | grep -q '^172\.2[67]\.0\.1$' && return 0
 		else
@@ -239,7 +268,7 @@ start_server() { # start_server CONFIG COREFILE
 verify() {
 	local cfg=$1 got name
 	case $cfg in
-	gslb | file)
+	gslb | file | gslb-signed)
 		# Every name: exactly its two addresses.
 		{ q -f "$OUT/dig-batch.txt" || true; } | awk '$4 == "A" {print $1, $4, $5}' | sort >"$OUT/got.$cfg.txt"
 		if ! cmp -s "$OUT/expected.txt" "$OUT/got.$cfg.txt"; then
@@ -250,6 +279,13 @@ verify() {
 		grep -q 'status: NOERROR' <<<"$got" || die "$cfg: svc0123 is not NOERROR: $got"
 		grep -q 'flags:.* aa' <<<"$got" || die "$cfg: svc0123 answer is not authoritative: $got"
 		echo "$cfg: all $NAMES names answer NOERROR/AA with their 2 addresses"
+		if [ "$cfg" = gslb-signed ]; then
+			[ "$(q +dnssec -f "$OUT/dig-batch.txt" | awk '$4 == "RRSIG" && $5 == "A"' | wc -l)" = "$NAMES" ] ||
+				die "$cfg: not every name's answer carries an RRSIG"
+			got=$(delv @127.0.0.1 -p "$DNS_PORT" -a "$OUT/anchor.conf" +root="${ZONE%.}" "svc0123.$ZONE" A 2>&1 || true)
+			grep -q '^; fully validated' <<<"$got" || die "$cfg: delv does not validate svc0123: $got"
+			echo "$cfg: all $NAMES answers carry an RRSIG; delv validates them with the zone key as trust anchor"
+		fi
 		;;
 	gslb-*)
 		# A per-query pick: one of the name's two addresses, NOERROR/AA.
@@ -277,10 +313,16 @@ verify() {
 HZ=$(getconf CLK_TCK)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
 
-perf() { # perf SECONDS > dnsperf output
+perf() { # perf SECONDS [DNSPERF-FLAG...] > dnsperf output
+	local secs=$1
+	shift
 	"${NICE_CMD[@]}" taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$OUT/queries.txt" \
-		-l "$1" -c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" 2>&1
+		-l "$secs" -c "$CLIENTS" -T "$THREADS" -q "$OUTSTANDING" "$@" 2>&1
 }
+
+# flags_of CONFIG: extra dnsperf flags; the signed server is asked with the
+# DO bit (-D), as a validating resolver asks, or it would not sign.
+flags_of() { if [ "$1" = gslb-signed ]; then echo -D; fi; }
 
 # parse FILE: qps avg-latency-ms sent completed lost noerror response-bytes
 parse() {
@@ -313,10 +355,12 @@ RESULTS=$OUT/results.txt
 for round in $(seq "$ROUNDS"); do
 	for cfg in "${CONFIGS[@]}"; do
 		start_server "$cfg" "$OUT/Corefile.$cfg"
-		if [ "$WARMUP" -gt 0 ]; then perf "$WARMUP" >/dev/null; fi
+		# shellcheck disable=SC2046
+		if [ "$WARMUP" -gt 0 ]; then perf "$WARMUP" $(flags_of "$cfg") >/dev/null; fi
 		raw=$OUT/dnsperf.$cfg.$round.txt
 		t0=$(cpu_ticks)
-		perf "$SECONDS_PER_RUN" >"$raw" || { cat "$raw" >&2; die "dnsperf failed ($cfg, round $round)"; }
+		# shellcheck disable=SC2046
+		perf "$SECONDS_PER_RUN" $(flags_of "$cfg") >"$raw" || { cat "$raw" >&2; die "dnsperf failed ($cfg, round $round)"; }
 		t1=$(cpu_ticks)
 		stop_server
 		r=$(parse "$raw") || { cat "$raw" >&2; die "cannot read dnsperf output $raw"; }
@@ -326,7 +370,7 @@ for round in $(seq "$ROUNDS"); do
 		# CPU-second, a figure that such load disturbs much less.
 		cpus=$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN { printf "%.3f", t / hz }')
 		echo "$cfg $round $r $cpus" >>"$RESULTS"
-		printf 'round %d %-6s %9.0f qps  avg %.3f ms  lost %d  NOERROR %d/%d  coredns CPU %.0f%%  %.0f q/CPU-s\n' \
+		printf 'round %d %-11s %9.0f qps  avg %.3f ms  lost %d  NOERROR %d/%d  coredns CPU %.0f%%  %.0f q/CPU-s\n' \
 			"$round" "$cfg" "$qps" "$lat" "$lost" "$noerr" "$completed" \
 			"$(awk -v c="$cpus" -v s="$SECONDS_PER_RUN" 'BEGIN { print 100 * c / s }')" \
 			"$(awk -v n="$completed" -v c="$cpus" 'BEGIN { print (c > 0 ? n / c : 0) }')"
@@ -369,9 +413,13 @@ printf 'per CPU-second: gslb/file %.2f, gslb/whoami %.2f\n' \
 for cfg in $PROFILE; do
 	echo
 	echo "== CPU profile of $cfg under dnsperf load (pprof on 127.0.0.1:$PPROF_PORT)"
-	corefile "$cfg" "	pprof 127.0.0.1:$PPROF_PORT" >"$OUT/Corefile.$cfg.pprof"
+	extra="	pprof 127.0.0.1:$PPROF_PORT"
+	if [ "$cfg" = gslb-signed ]; then extra="$(cat "$OUT/dnssec.conf")
+$extra"; fi
+	corefile "$cfg" "$extra" >"$OUT/Corefile.$cfg.pprof"
 	start_server "$cfg" "$OUT/Corefile.$cfg.pprof"
-	perf $((SECONDS_PER_RUN + 2)) >"$OUT/dnsperf.$cfg.pprof.txt" &
+	# shellcheck disable=SC2046
+	perf $((SECONDS_PER_RUN + 2)) $(flags_of "$cfg") >"$OUT/dnsperf.$cfg.pprof.txt" &
 	sleep 1
 	curl -fsS -o "$OUT/$cfg.cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$SECONDS_PER_RUN"
 	curl -fsS -o "$OUT/$cfg.allocs.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/allocs"
@@ -389,6 +437,14 @@ if [ "${BENCH_ALGORITHMS:-1}" != 0 ]; then
 	for cfg in "${ALGORITHMS[@]}"; do
 		printf 'ratio %s/round-robin: %.2f\n' "${cfg#gslb-}" "$(awk -v a="${MEDIAN[$cfg]}" -v b="${MEDIAN[gslb]}" 'BEGIN { print a / b }')"
 	done
+fi
+
+if [ "$DNSSEC" != 0 ]; then
+	echo
+	echo "== DNSSEC: gslb behind the dnssec plugin (DO queries), same run"
+	printf 'ratio signed/unsigned: %.2f (QPS); per CPU-second %.2f\n' \
+		"$(awk -v a="${MEDIAN[gslb-signed]}" -v b="${MEDIAN[gslb]}" 'BEGIN { print a / b }')" \
+		"$(awk -v a="${EFF[gslb-signed]}" -v b="${EFF[gslb]}" 'BEGIN { print a / b }')"
 fi
 
 # --- 3. failover ---------------------------------------------------------------

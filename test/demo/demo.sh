@@ -48,7 +48,9 @@ done
 . "$ready"
 
 corefile="$DEMO_DIR/Corefile"
-sed -e "s|^gslb.sddc.lab {|gslb.sddc.lab:$DNS_PORT {\n    bind 127.0.0.1|" \
+# Zone transfers to 127.0.0.1 only (dig AXFR below); the transfer plugin
+# also sends NOTIFY to 127.0.0.1:53 on each change, which nothing needs here.
+sed -e "s|^gslb.sddc.lab {|gslb.sddc.lab:$DNS_PORT {\n    bind 127.0.0.1\n    transfer {\n        to 127.0.0.1\n    }|" \
 	-e "s|kubeconfig /etc/coredns/gslb-members|kubeconfig $KUBECONFIG\n        health_targets 127.0.0.0/8 ::1/128|" \
 	-e "s|health :8080|health 127.0.0.1:$HEALTH_PORT|" \
 	-e "s|ready :8181|ready 127.0.0.1:$READY_PORT|" \
@@ -77,12 +79,18 @@ done
 echo "--- the zone's name servers and SOA"
 dig @127.0.0.1 -p "$DNS_PORT" gslb.sddc.lab NS +noall +answer +additional +norec
 dig @127.0.0.1 -p "$DNS_PORT" gslb.sddc.lab SOA +noall +answer +norec
+echo "--- the zone as a secondary sees it: dig AXFR gslb.sddc.lab @127.0.0.1 -p $DNS_PORT"
+axfr=$(dig AXFR gslb.sddc.lab @127.0.0.1 -p "$DNS_PORT" +nocmd +nostats)
+echo "$axfr"
+grep -q '^onlineshop\.gslb\.sddc\.lab\..*A.172\.27\.17\.21$' <<<"$axfr" ||
+	{ echo "demo: FAILED: the zone transfer lacks onlineshop's site B VIP" >&2; exit 1; }
 
 cat <<MSG
 
 Both sites answer. In another terminal, try:
   dig @127.0.0.1 -p $DNS_PORT onlineshop.gslb.sddc.lab
   dig @127.0.0.1 -p $DNS_PORT nothere.gslb.sddc.lab          # NXDOMAIN with the SOA
+  dig AXFR gslb.sddc.lab @127.0.0.1 -p $DNS_PORT              # the zone, as a secondary gets it
   $KUBECTL --kubeconfig $KUBECONFIG config get-contexts
   $KUBECTL --kubeconfig $KUBECONFIG --context $CONTEXT_2 -n boutique-app get ingress
 Take site B's VIP away (as if AKO withdrew it), then watch the answer shrink to site A:
