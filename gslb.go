@@ -130,6 +130,12 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	if cfg.avi != nil {
 		a := *cfg.avi
 		a.InZone = opts.InZone
+		if a.Grace == 0 {
+			a.Grace = p.apiGrace
+		}
+		if p.healthMode == "forced" {
+			a.Check = p.healthCheck
+		}
 		s, err := avi.New(a, store)
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"os"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -15,11 +16,11 @@ const minAviPoll = 100 * time.Millisecond
 
 var aviVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+){0,2}$`)
 
-const aviProperties = "credentials, tenant, version, ca, insecure, poll, timeout, site"
+const aviProperties = "credentials, tenant, version, ca, insecure, poll, timeout, grace, site"
 
 // parseAviProperty reads an `avi` block:
 //
-//	avi https://CONTROLLER[:PORT] {
+//	avi https://LEADER[:PORT] [https://FOLLOWER[:PORT]...] {
 //	    credentials FILE
 //	    tenant NAME
 //	    version X.Y.Z
@@ -27,6 +28,7 @@ const aviProperties = "credentials, tenant, version, ca, insecure, poll, timeout
 //	    insecure
 //	    poll DURATION
 //	    timeout DURATION
+//	    grace DURATION
 //	    site NAME CLUSTER_UUID
 //	}
 //
@@ -40,24 +42,31 @@ func parseAviProperty(c *caddy.Controller, cfg *config) (handled bool, err error
 	if cfg.avi != nil {
 		return true, c.Errf("only one avi controller per gslb stanza: give the GSLB leader, which holds every site's GSLB services")
 	}
-	args := c.RemainingArgs()
-	if len(args) != 1 {
+	var urls []string
+	for c.NextArg() && c.Val() != "{" {
+		origin, err := avi.ParseURL(c.Val())
+		if err != nil {
+			return true, c.Errf("avi: %v", err)
+		}
+		if slices.Contains(urls, origin) {
+			return true, c.Errf("avi: %s is given twice", origin)
+		}
+		urls = append(urls, origin)
+	}
+	if len(urls) == 0 {
 		return true, c.Errf("avi needs the controller's URL and a block: avi https://CONTROLLER { credentials FILE }")
 	}
-	origin, err := avi.ParseURL(args[0])
-	if err != nil {
-		return true, c.Errf("avi: %v", err)
-	}
+	origin := urls[0]
 	a := &avi.Config{
-		URL:     origin,
+		URLs:    urls,
 		Tenant:  avi.DefaultTenant,
 		Version: avi.DefaultVersion,
 		Poll:    avi.DefaultPoll,
 		Timeout: avi.DefaultTimeout,
 		Sites:   map[string]string{},
 	}
-	if !c.NextArg() || c.Val() != "{" {
-		return true, c.Errf("avi %s needs a block with at least its credentials: avi %s { credentials FILE }", args[0], args[0])
+	if c.Val() != "{" {
+		return true, c.Errf("avi %s needs a block with at least its credentials: avi %s { credentials FILE }", origin, origin)
 	}
 	var caFile string
 	siteOfName := map[string]string{}
@@ -127,7 +136,7 @@ func parseAviProperty(c *caddy.Controller, cfg *config) (handled bool, err error
 				return true, c.Errf("avi insecure takes no arguments")
 			}
 			a.Insecure = true
-		case "poll", "timeout":
+		case "poll", "timeout", "grace":
 			v, err := one("a duration, e.g. " + prop + " 30s")
 			if err != nil {
 				return true, err
@@ -136,13 +145,16 @@ func parseAviProperty(c *caddy.Controller, cfg *config) (handled bool, err error
 			if err != nil || d <= 0 {
 				return true, c.Errf("avi %s: %q is not a positive duration like 30s or 1m", prop, v)
 			}
-			if prop == "poll" {
+			switch prop {
+			case "poll":
 				if d < minAviPoll {
 					return true, c.Errf("avi poll %s is too often for a controller: use at least %s", d, minAviPoll)
 				}
 				a.Poll = d
-			} else {
+			case "timeout":
 				a.Timeout = d
+			default:
+				a.Grace = d
 			}
 		case "site":
 			if len(args) != 2 {
