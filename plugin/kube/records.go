@@ -33,25 +33,51 @@ type Extracted struct {
 	Check model.CheckSpec
 }
 
-// FromIngress publishes every rule host and TLS host inside a served zone with
-// the addresses in the Ingress status. An Ingress without a VIP yet publishes
+// DefaultSecretAnnotation is AKO's switch to serve every host of an
+// Ingress over TLS with the default certificate, TLS section or not. Its
+// presence (any value) is what AKO and AMKO look at.
+const DefaultSecretAnnotation = "ako.vmware.com/enable-tls"
+
+// FromIngress publishes every rule host inside a served zone with the
+// addresses of the Ingress status. An Ingress without a VIP yet publishes
 // nothing: it simply is not a member until its controller sets the status.
+//
+// AKO writes one status entry per host, {ip, hostname: <host>}, and may
+// shard the hosts of one Ingress onto different virtual services: when the
+// status names rule hosts, each host gets only the addresses of its own
+// entries, and entries without a hostname are left out, as AMKO maps them.
+// Controllers that write addresses without hostnames (ingress-nginx,
+// Traefik, Contour, cloud load balancers' hostname-only entries) give every
+// host every entry. Hosts only in spec.tls are not published: no rule
+// routes them, and AKO programs none.
 //
 // def, when non-nil, replaces the default probe (see Options.DefaultCheck).
 func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone, def *model.Check) Extracted {
 	var hosts []string
+	ruleHost := map[string]bool{}
 	for _, r := range ing.Spec.Rules {
 		hosts = append(hosts, r.Host)
-	}
-	for _, tls := range ing.Spec.TLS {
-		hosts = append(hosts, tls.Hosts...)
+		if fqdn, ok := normalizeHost(r.Host); ok {
+			ruleHost[fqdn] = true
+		}
 	}
 	var members []model.Member
+	perHost := map[string][]model.Member{}
 	for _, lb := range ing.Status.LoadBalancer.Ingress {
+		if h, ok := normalizeHost(lb.Hostname); ok && lb.IP != "" && ruleHost[h] {
+			perHost[h] = appendMember(perHost[h], site, lb.IP, "")
+			continue
+		}
 		members = appendMember(members, site, lb.IP, lb.Hostname)
 	}
-	// Probe like AMKO's monitors: HTTP on 80, HTTPS on 443 for TLS hosts,
-	// with the host as Host header and SNI.
+	membersOf := func(string) []model.Member { return members }
+	if len(perHost) > 0 {
+		membersOf = func(fqdn string) []model.Member { return perHost[fqdn] }
+	}
+	// Probe like AMKO's monitors: HTTP on 80, HTTPS on 443 for TLS hosts
+	// (those in spec.tls, or every host with AKO's default secret), with
+	// the host as Host header and SNI.
+	_, allTLS := ing.Annotations[DefaultSecretAnnotation]
 	tlsHost := map[string]bool{}
 	for _, tls := range ing.Spec.TLS {
 		for _, h := range tls.Hosts {
@@ -64,12 +90,12 @@ func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone, def *mod
 		if def != nil {
 			return *def
 		}
-		if tlsHost[fqdn] {
+		if allTLS || tlsHost[fqdn] {
 			return model.Check{Proto: model.CheckHTTPS, Port: 443, Path: "/"}
 		}
 		return model.Check{Proto: model.CheckHTTP, Port: 80, Path: "/"}
 	}
-	return extract(hosts, members, inZone, checkFor, ing.Annotations)
+	return extract(hosts, membersOf, inZone, checkFor, ing.Annotations)
 }
 
 // FromService publishes a LoadBalancer Service under the names of its
@@ -109,7 +135,7 @@ func FromService(svc *corev1.Service, site string, inZone InZone, def *model.Che
 	if def != nil {
 		check = *def
 	}
-	return extract(hosts, members, inZone, func(string) model.Check { return check }, svc.Annotations)
+	return extract(hosts, func(string) []model.Member { return members }, inZone, func(string) model.Check { return check }, svc.Annotations)
 }
 
 func appendMember(members []model.Member, site, ip, hostname string) []model.Member {
@@ -127,7 +153,7 @@ func appendMember(members []model.Member, site, ip, hostname string) []model.Mem
 	return members
 }
 
-func extract(hosts []string, members []model.Member, inZone InZone, checkFor func(fqdn string) model.Check, ann map[string]string) Extracted {
+func extract(hosts []string, membersOf func(fqdn string) []model.Member, inZone InZone, checkFor func(fqdn string) model.Check, ann map[string]string) Extracted {
 	var out Extracted
 	overrides, spec, errs := model.ParseAnnotations(ann)
 	out.Errors, out.Check = errs, spec
@@ -145,7 +171,7 @@ func extract(hosts []string, members []model.Member, inZone InZone, checkFor fun
 		}
 		seen[fqdn] = true
 		check := spec.Apply(checkFor(fqdn))
-		for _, m := range members {
+		for _, m := range membersOf(fqdn) {
 			r := model.Record{FQDN: fqdn, Member: m, Overrides: overrides}
 			if !m.IsAlias() {
 				r.Check = check // an alias has no address of ours to probe
