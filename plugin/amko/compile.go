@@ -13,6 +13,7 @@ import (
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/miekg/dns"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -204,7 +205,11 @@ func (s *Snapshot) layer(site, fqdn string) kube.Layer {
 // Several GDPs: AMKO honours exactly one. The oldest valid one
 // (creationTimestamp, then namespace/name) is in force and the others are
 // rejected. Several host rules for one FQDN: likewise, the oldest valid one.
-func Compile(env *Env, gdps []GlobalDeploymentPolicy, rules []GSLBHostRule) (*Snapshot, []Verdict) {
+//
+// Fail closed, like AMKO: when GDPs exist but none is valid, last (the GDP
+// accepted before, if any) stays in force; without one nothing from the
+// clusters is published, rather than everything the Corefile selects.
+func Compile(env *Env, gdps []GlobalDeploymentPolicy, rules []GSLBHostRule, last *GDPRule) (*Snapshot, []Verdict) {
 	snap := &Snapshot{Ready: true, Rules: map[string]*HostRule{}}
 	var verdicts []Verdict
 
@@ -221,6 +226,20 @@ func Compile(env *Env, gdps []GlobalDeploymentPolicy, rules []GSLBHostRule) (*Sn
 			snap.GDP, v.Accepted, v.Notes, v.Summary = rule, true, notes, rule.describe(env.Selector)
 		}
 		verdicts = append(verdicts, v)
+	}
+	if snap.GDP == nil && len(gdps) > 0 {
+		keep := "nothing from the clusters is published until one is valid (AMKO fails closed the same way)"
+		if last != nil {
+			snap.GDP = last
+			keep = "the last accepted policy, " + last.Name + ", stays in force until one is valid (as AMKO keeps its filter)"
+		} else {
+			snap.GDP = &GDPRule{Name: "(no valid GlobalDeploymentPolicy)", Sites: map[string]bool{}, Nothing: true}
+		}
+		for i := range verdicts {
+			if verdicts[i].Kind == KindGDP {
+				verdicts[i].Reason += "; " + keep
+			}
+		}
 	}
 	if g := snap.GDP; g != nil {
 		snap.Weighted = weightsDiffer(env, g, nil)
@@ -320,6 +339,10 @@ func weightsDiffer(env *Env, g *GDPRule, r *HostRule) bool {
 	return some && differ
 }
 
+// thirdPartyPriority is AMKO's priority for a third-party member that no
+// trafficSplit entry ranks.
+const thirdPartyPriority = 1
+
 func compileGDP(env *Env, g *GlobalDeploymentPolicy) (*GDPRule, []string, error) {
 	s := &g.Spec
 	r := &GDPRule{Name: g.Namespace + "/" + g.Name, Sites: map[string]bool{}, PerSite: map[string]model.Overrides{}, NoProbe: s.ControlPlaneHmOnly}
@@ -345,6 +368,9 @@ func compileGDP(env *Env, g *GlobalDeploymentPolicy) (*GDPRule, []string, error)
 		return nil, nil, err
 	}
 	var notes []string
+	if n := selectorNote(env.Selector, r.App); n != "" {
+		notes = append(notes, n)
+	}
 	notes = append(notes, healthNotes(s.HealthMonitorRefs, s.HealthMonitorTemplate, s.ControlPlaneHmOnly)...)
 	if s.SitePersistenceRef != nil || s.PKIProfileRef != nil {
 		notes = append(notes, "sitePersistenceRef and pkiProfileRef are Avi profiles: gslb has no site persistence, they are ignored")
@@ -386,6 +412,22 @@ func (r *GDPRule) describe(corefileSelector string) string {
 		d += " among those the Corefile selector " + corefileSelector + " watches"
 	}
 	return d
+}
+
+// selectorNote warns when the GDP's appSelector labels do not satisfy the
+// Corefile selector: the API server only ever sends objects the Corefile
+// selector matches, so objects that AMKO would select by the GDP alone are
+// not seen unless they carry both.
+func selectorNote(corefileSelector string, app map[string]string) string {
+	if app == nil || corefileSelector == "" {
+		return ""
+	}
+	sel, err := labels.Parse(corefileSelector)
+	if err != nil || sel.Matches(labels.Set(app)) {
+		return ""
+	}
+	return fmt.Sprintf("matchRules.appSelector %s is not implied by the Corefile `selector %s`: only objects carrying both are published; "+
+		"make the Corefile selector match the GDP's label (e.g. `selector %s`)", labelString(app), corefileSelector, labelString(app))
 }
 
 func labelString(m map[string]string) string {
@@ -641,9 +683,20 @@ func compileHostRule(env *Env, gdp *GDPRule, h *GSLBHostRule) (*HostRule, []stri
 	if r.PerSite, err = trafficSplit(env, s.TrafficSplit, thirdParty, true, &inherit); err != nil {
 		return nil, nil, err
 	}
+	// AMKO gives a third-party member that no trafficSplit entry ranks
+	// priority 1: a standby pool below the clusters' 10.
+	for site := range thirdParty {
+		if o := r.PerSite[site]; !o.Priority.Set {
+			o.Priority = model.Some(thirdPartyPriority)
+			r.PerSite[site] = o
+		}
+	}
 	if inherit {
 		var kept []string
 		for _, site := range slices.Sorted(maps.Keys(r.PerSite)) {
+			if thirdParty[site] {
+				continue // priority 1 below, as AMKO gives them
+			}
 			p := "the Corefile's"
 			if gdp != nil && gdp.PerSite[site].Priority.Set {
 				p = fmt.Sprintf("%d from the GDP", gdp.PerSite[site].Priority.V)

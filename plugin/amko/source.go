@@ -59,7 +59,10 @@ type Source struct {
 	cfg     Config
 	store   *model.Store
 	dyn     dynamic.Interface
-	factory dynamicinformer.DynamicSharedInformerFactory
+	factory dynamicinformer.DynamicSharedInformerFactory // GDPs, in Namespace
+	// hrFactory watches GSLBHostRules in every namespace, as AMKO does:
+	// app teams keep them next to their Ingresses.
+	hrFactory dynamicinformer.DynamicSharedInformerFactory
 	gdpInf  cache.SharedIndexInformer
 	hrInf   cache.SharedIndexInformer
 	regs    []cache.ResourceEventHandlerRegistration
@@ -108,8 +111,9 @@ func newSource(cfg Config, store *model.Store, dyn dynamic.Interface) *Source {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, cfg.Namespace, nil)
-	s.gdpInf = s.watch(GDPResource, KindGDP)
-	s.hrInf = s.watch(HostRuleResource, KindHostRule)
+	s.hrFactory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, metav1.NamespaceAll, nil)
+	s.gdpInf = s.watch(s.factory, GDPResource, KindGDP, "in namespace "+cfg.Namespace)
+	s.hrInf = s.watch(s.hrFactory, HostRuleResource, KindHostRule, "in any namespace")
 	configs := map[string]*rest.Config{}
 	for _, c := range cfg.Clusters {
 		configs[c.Site] = c.Config
@@ -118,8 +122,8 @@ func newSource(cfg Config, store *model.Store, dyn dynamic.Interface) *Source {
 	return s
 }
 
-func (s *Source) watch(gvr schema.GroupVersionResource, kind string) cache.SharedIndexInformer {
-	inf := s.factory.ForResource(gvr).Informer()
+func (s *Source) watch(factory dynamicinformer.DynamicSharedInformerFactory, gvr schema.GroupVersionResource, kind, where string) cache.SharedIndexInformer {
+	inf := factory.ForResource(gvr).Informer()
 	_ = inf.SetTransform(func(obj any) (any, error) {
 		if m, ok := obj.(metav1.Object); ok {
 			m.SetManagedFields(nil)
@@ -130,13 +134,19 @@ func (s *Source) watch(gvr schema.GroupVersionResource, kind string) cache.Share
 		if s.watchErr.Swap(true) {
 			return
 		}
-		if apierrors.IsNotFound(err) {
-			log.Errorf("AMKO: cannot list %ss in namespace %s of leader context %q: the AMKO CRDs are not installed there (%v); "+
-				"install them (gdp_def.yaml, gslbhostrule_def.yaml) or point `amko` at the context that holds them", kind, s.cfg.Namespace, s.cfg.Leader.Context, err)
+		if apierrors.IsForbidden(err) {
+			log.Errorf("AMKO: the credentials of leader context %q may not list and watch %ss %s (403 Forbidden): %v; "+
+				"grant the verbs `list` and `watch` on the resource %s.%s %s (deploy/rbac-amko.yaml has them); until then the last accepted policy stays, or nothing from the clusters is published",
+				s.cfg.Leader.Context, kind, where, err, gvr.Resource, gvr.Group, where)
 			return
 		}
-		log.Warningf("AMKO: lost the watch on %ss in namespace %s of leader context %q: %v; keeping the last known policy until it returns",
-			kind, s.cfg.Namespace, s.cfg.Leader.Context, err)
+		if apierrors.IsNotFound(err) {
+			log.Errorf("AMKO: cannot list %ss %s of leader context %q: the AMKO CRDs are not installed there (%v); "+
+				"install them (gdp_def.yaml, gslbhostrule_def.yaml) or point `amko` at the context that holds them", kind, where, s.cfg.Leader.Context, err)
+			return
+		}
+		log.Warningf("AMKO: lost the watch on %ss %s of leader context %q: %v; keeping the last known policy until it returns",
+			kind, where, s.cfg.Leader.Context, err)
 	})
 	reg, _ := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { s.poke() },
@@ -170,6 +180,7 @@ func (s *Source) poke() {
 func (s *Source) Start() {
 	syncedGauge.Set(0)
 	s.factory.Start(s.stop)
+	s.hrFactory.Start(s.stop)
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -193,6 +204,7 @@ func (s *Source) Stop() {
 		close(s.stop)
 		s.cancel()
 		s.factory.Shutdown()
+		s.hrFactory.Shutdown()
 		s.ns.shutdown()
 		s.wg.Wait()
 	})
@@ -225,10 +237,13 @@ func (s *Source) run() {
 			return
 		case <-timeout.C:
 			if !s.synced.Load() {
+				// Fail closed, as AMKO: without its policy it publishes
+				// nothing. Static and Avi members are not concerned.
 				log.Warningf("AMKO: the policy objects in namespace %s of leader context %q are not listed after %s; "+
-					"publishing every object the Corefile selector watches, without GDP or GSLBHostRule settings, until they are",
+					"publishing nothing from the clusters until they are (AMKO fails closed the same way)",
 					s.cfg.Namespace, s.cfg.Leader.Context, s.cfg.StartupTimeout)
-				s.swap(&Snapshot{Ready: true, Rules: map[string]*HostRule{}})
+				s.swap(&Snapshot{Ready: true, Rules: map[string]*HostRule{},
+					GDP: &GDPRule{Name: "(AMKO objects not listed yet)", Sites: map[string]bool{}, Nothing: true}})
 			}
 		case <-s.kick:
 			if s.informersSynced() {
@@ -246,7 +261,11 @@ func (s *Source) Snapshot() *Snapshot { return s.snap.Load() }
 // reports verdicts (log, metrics, status).
 func (s *Source) recompute() {
 	gdps, rules, unreadable := s.list()
-	snap, verdicts := Compile(&s.cfg.Env, gdps, rules)
+	var last *GDPRule
+	if old := s.snap.Load(); old != nil {
+		last = old.GDP
+	}
+	snap, verdicts := Compile(&s.cfg.Env, gdps, rules, last)
 	verdicts = append(verdicts, unreadable...)
 	if snap.NeedsNamespaces() {
 		if started := s.ns.ensure(slices.Sorted(maps.Keys(snap.GDP.Sites))); len(started) > 0 {

@@ -114,7 +114,9 @@ func TestSourceLifecycle(t *testing.T) {
 }
 
 // TestSourceStartupTimeout: without the objects (CRDs missing, leader away)
-// the Corefile selection applies after the startup timeout.
+// gslb fails closed after the startup timeout, as AMKO: nothing from the
+// clusters is published (and the snapshot is ready, so the plugin is not
+// stuck waiting).
 func TestSourceStartupTimeout(t *testing.T) {
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
 		GDPResource: "GlobalDeploymentPolicyList", HostRuleResource: "GSLBHostRuleList",
@@ -125,7 +127,10 @@ func TestSourceStartupTimeout(t *testing.T) {
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.run() }()
 	defer func() { close(s.stop); s.wg.Wait() }()
-	waitFor(t, "fallback", func() bool { return s.Publish("siteb", "shop", nil) })
+	waitFor(t, "fallback", func() bool { snap := s.Snapshot(); return snap != nil && snap.Ready })
+	if s.Publish("siteb", "shop", map[string]string{"app": "gslb"}) {
+		t.Error("published without the AMKO objects")
+	}
 	if s.HasSynced() {
 		t.Error("the fallback is not a sync")
 	}
