@@ -83,6 +83,8 @@ type Source struct {
 	selection   string            // last logged selection mode
 	memberKeys  map[string]bool   // store keys of third-party members
 	statusByKey map[string]bool   // objects whose status write failed and was logged
+	amkoChecked time.Time         // when AMKO's StatefulSet was last looked for
+	amkoRuns    string            // why status is not written ("" = AMKO does not run)
 	useUpdate   atomic.Bool       // the CRD has no status subresource
 	watchErr    atomic.Bool
 }
@@ -404,8 +406,55 @@ func (s *Source) report(snap *Snapshot, verdicts []Verdict) {
 	}
 }
 
+// AMKOStatefulSet is how AMKO's Helm chart runs it: StatefulSet "amko" in
+// the namespace of its objects.
+var statefulSetResource = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+
+const (
+	amkoStatefulSet = "amko"
+	// amkoRecheck bounds how often the StatefulSet is looked for.
+	amkoRecheck = 30 * time.Second
+)
+
+// amkoRunning tells why status must not be written: AMKO itself runs and
+// writes the same fields, so the two would overwrite each other at every
+// change. "" means it does not run. A lookup that fails also stops the
+// writes: better no status than a fight.
+func (s *Source) amkoRunning() string {
+	if now := time.Now(); now.Sub(s.amkoChecked) < amkoRecheck {
+		return s.amkoRuns
+	}
+	s.amkoChecked = time.Now()
+	ctx, cancel := context.WithTimeout(s.ctx, statusTimeout)
+	defer cancel()
+	u, err := s.dyn.Resource(statefulSetResource).Namespace(s.cfg.Namespace).Get(ctx, amkoStatefulSet, metav1.GetOptions{})
+	why := ""
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		why = fmt.Sprintf("cannot tell whether AMKO runs (get statefulsets/%s in namespace %s: %v); grant `get` on it (deploy/rbac-amko.yaml)", amkoStatefulSet, s.cfg.Namespace, err)
+	default:
+		replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+		if !found || replicas > 0 {
+			why = fmt.Sprintf("AMKO runs (StatefulSet %s/%s has %d replicas) and writes the same status; scale it to 0 when gslb takes over", s.cfg.Namespace, amkoStatefulSet, max(replicas, 1))
+		}
+	}
+	if why != s.amkoRuns {
+		if why != "" {
+			log.Warningf("AMKO: amko_status writes no status while %s", why)
+		} else {
+			log.Infof("AMKO: AMKO no longer runs in namespace %s: amko_status writes the objects' status", s.cfg.Namespace)
+		}
+		s.amkoRuns = why
+	}
+	return why
+}
+
 // writeStatus writes AMKO's status on objects whose status differs.
 func (s *Source) writeStatus(verdicts []Verdict) {
+	if s.amkoRunning() != "" {
+		return
+	}
 	for _, v := range verdicts {
 		inf, gvr := s.hrInf, HostRuleResource
 		if v.Kind == KindGDP {

@@ -1,8 +1,12 @@
 package amko
 
 import (
+	"bytes"
 	"context"
+	stdlog "log"
+	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,7 +51,7 @@ func TestSourceLifecycle(t *testing.T) {
 	rule := mustRule(t)
 	bad := GSLBHostRule{ObjectMeta: meta("bad", 1), Spec: GSLBHostRuleSpec{Fqdn: "web.example.org"}}
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		GDPResource: "GlobalDeploymentPolicyList", HostRuleResource: "GSLBHostRuleList",
+		GDPResource: "GlobalDeploymentPolicyList", HostRuleResource: "GSLBHostRuleList", statefulSetResource: "StatefulSetList",
 	},
 		unstructuredOf(t, &gdp, GDPResource, KindGDP),
 		unstructuredOf(t, &rule, HostRuleResource, KindHostRule),
@@ -134,4 +138,62 @@ func TestSourceStartupTimeout(t *testing.T) {
 	if s.HasSynced() {
 		t.Error("the fallback is not a sync")
 	}
+}
+
+// TestNoStatusWhileAMKORuns: AMKO writes the same status fields; while its
+// StatefulSet runs, amko_status writes nothing and says why once.
+func TestNoStatusWhileAMKORuns(t *testing.T) {
+	l := captureLog(t)
+	bad := GSLBHostRule{ObjectMeta: meta("bad", 1), Spec: GSLBHostRuleSpec{Fqdn: "web.example.org"}}
+	amko := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "StatefulSet",
+		"metadata": map[string]any{"name": "amko", "namespace": "avi-system"},
+		"spec":     map[string]any{"replicas": int64(1)},
+	}}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		GDPResource: "GlobalDeploymentPolicyList", HostRuleResource: "GSLBHostRuleList", statefulSetResource: "StatefulSetList",
+	}, unstructuredOf(t, &bad, HostRuleResource, KindHostRule), amko)
+	s := newSource(Config{Leader: kube.Cluster{Site: "sitea", Context: ctxA}, Status: true, Env: *testEnv(), StartupTimeout: time.Minute}, model.NewStore(), dyn)
+	s.Start()
+	defer s.Stop()
+	waitFor(t, "sync", s.HasSynced)
+	waitFor(t, "the reason in the log", func() bool { return strings.Contains(l.String(), "amko_status writes no status while AMKO runs (StatefulSet avi-system/amko has 1 replicas)") })
+	s.poke()
+	time.Sleep(200 * time.Millisecond)
+	u, err := dyn.Resource(HostRuleResource).Namespace("avi-system").Get(context.Background(), "bad", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := unstructured.NestedMap(u.Object, "status"); len(st) > 0 {
+		t.Errorf("status written while AMKO runs: %v", st)
+	}
+	if n := strings.Count(l.String(), "writes no status"); n != 1 {
+		t.Errorf("said %d times, want once: %s", n, l)
+	}
+}
+
+// logBuffer captures the standard logger, which CoreDNS's plugin logger
+// uses.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func captureLog(t *testing.T) *logBuffer {
+	l := &logBuffer{}
+	stdlog.SetOutput(l)
+	t.Cleanup(func() { stdlog.SetOutput(os.Stderr) })
+	return l
 }
