@@ -133,6 +133,9 @@ type Snapshot struct {
 	// Weighted tells, for names without a host rule, whether the GDP's
 	// trafficSplit weights make round robin a weighted pick.
 	Weighted bool
+	// Members are the sites AMKO's GSLBConfig lists in memberClusters;
+	// nil without a GSLBConfig (every site of the Corefile is a member).
+	Members map[string]bool
 }
 
 // GDPRule is an accepted GlobalDeploymentPolicy, compiled.
@@ -209,9 +212,21 @@ func (s *Snapshot) layer(site, fqdn string) kube.Layer {
 // Fail closed, like AMKO: when GDPs exist but none is valid, last (the GDP
 // accepted before, if any) stays in force; without one nothing from the
 // clusters is published, rather than everything the Corefile selects.
-func Compile(env *Env, gdps []GlobalDeploymentPolicy, rules []GSLBHostRule, last *GDPRule) (*Snapshot, []Verdict) {
+func Compile(env *Env, gdps []GlobalDeploymentPolicy, rules []GSLBHostRule, last *GDPRule, configs ...GSLBConfig) (*Snapshot, []Verdict) {
 	snap := &Snapshot{Ready: true, Rules: map[string]*HostRule{}}
 	var verdicts []Verdict
+
+	slices.SortFunc(configs, func(a, b GSLBConfig) int { return olderFirst(&a.ObjectMeta, &b.ObjectMeta) })
+	for i, c := range configs {
+		v := Verdict{Kind: KindConfig, Namespace: c.Namespace, Name: c.Name}
+		if i > 0 {
+			v.Reason = fmt.Sprintf("a GSLBConfig already applies (%s/%s, the oldest); AMKO reads one: delete this one", configs[0].Namespace, configs[0].Name)
+		} else {
+			snap.Members, v.Notes, v.Summary = compileConfig(env, &c)
+			v.Accepted = true
+		}
+		verdicts = append(verdicts, v)
+	}
 
 	slices.SortFunc(gdps, func(a, b GlobalDeploymentPolicy) int { return olderFirst(&a.ObjectMeta, &b.ObjectMeta) })
 	for _, g := range gdps {
@@ -337,6 +352,41 @@ func weightsDiffer(env *Env, g *GDPRule, r *HostRule) bool {
 		}
 	}
 	return some && differ
+}
+
+// compileConfig reads a GSLBConfig's memberClusters into sites. A context
+// that no kubeconfig line of the Corefile has is reported and left out; the
+// others still apply. Without memberClusters every site stays a member.
+func compileConfig(env *Env, c *GSLBConfig) (map[string]bool, []string, string) {
+	var notes []string
+	if len(c.Spec.MemberClusters) == 0 {
+		return nil, []string{"memberClusters is empty: every site of the Corefile is a member"}, "lists no member clusters"
+	}
+	members := map[string]bool{}
+	for _, m := range c.Spec.MemberClusters {
+		site, ok := env.siteOf(m.ClusterContext)
+		if !ok {
+			notes = append(notes, fmt.Sprintf("memberClusters: context %q is not in gslb's kubeconfig (%s): add it to the kubeconfig and a `kubeconfig` line, or remove it here; the other clusters apply", m.ClusterContext, env.contexts()))
+			continue
+		}
+		members[site] = true
+	}
+	var out []string
+	for _, site := range env.Sites {
+		if !members[site.Name] {
+			out = append(out, site.Name)
+		}
+	}
+	if len(out) > 0 {
+		notes = append(notes, "sites "+strings.Join(out, ", ")+" are watched by the Corefile but not listed in memberClusters: their objects are not published, as AMKO would not read them")
+	}
+	if c.Spec.UseCustomGlobalFqdn != nil && *c.Spec.UseCustomGlobalFqdn {
+		notes = append(notes, "useCustomGlobalFqdn: global names from AKO HostRules are not read yet; names come from the objects' hosts")
+	}
+	if c.Spec.GSLBLeader != nil && c.Spec.GSLBLeader.ControllerIP != "" {
+		notes = append(notes, "gslbLeader names the Avi controller AMKO programs; gslb writes nothing to Avi (to read its GSLB services, use an `avi` block)")
+	}
+	return members, notes, "member clusters " + strings.Join(slices.Sorted(maps.Keys(members)), ", ")
 }
 
 // thirdPartyPriority is AMKO's priority for a third-party member that no

@@ -526,3 +526,32 @@ func TestPublish(t *testing.T) {
 		t.Errorf("layer: %+v", l)
 	}
 }
+
+// AMKO's GSLBConfig: memberClusters decide which sites are members; a
+// context the kubeconfig lacks is reported and the rest applies; AMKO reads
+// one GSLBConfig.
+func TestGSLBConfigMemberClusters(t *testing.T) {
+	env := testEnv()
+	gc := GSLBConfig{ObjectMeta: meta("gc-1", 0), Spec: GSLBConfigSpec{MemberClusters: []MemberCluster{{ClusterContext: ctxA}, {ClusterContext: "nowhere"}}}}
+	younger := GSLBConfig{ObjectMeta: meta("gc-2", 5)}
+	snap, vs := Compile(env, nil, nil, nil, younger, gc)
+	if !snap.Members["sitea"] || snap.Members["siteb"] || len(snap.Members) != 1 {
+		t.Errorf("members %v", snap.Members)
+	}
+	if len(vs) != 2 || !vs[0].Accepted || vs[0].Name != "gc-1" || vs[1].Accepted || !strings.Contains(vs[1].Reason, "AMKO reads one") {
+		t.Fatalf("verdicts %+v", vs)
+	}
+	notes := strings.Join(vs[0].Notes, "\n")
+	for _, want := range []string{`context "nowhere" is not in gslb's kubeconfig`, "sites siteb are watched by the Corefile but not listed"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	// Without a GSLBConfig, or with empty memberClusters, every site is a member.
+	if snap, _ := Compile(env, nil, nil, nil); snap.Members != nil {
+		t.Errorf("no GSLBConfig: members %v", snap.Members)
+	}
+	if snap, _ := Compile(env, nil, nil, nil, GSLBConfig{ObjectMeta: meta("gc", 0)}); snap.Members != nil {
+		t.Errorf("empty memberClusters: members %v", snap.Members)
+	}
+}

@@ -63,10 +63,10 @@ type Source struct {
 	// hrFactory watches GSLBHostRules in every namespace, as AMKO does:
 	// app teams keep them next to their Ingresses.
 	hrFactory dynamicinformer.DynamicSharedInformerFactory
-	gdpInf  cache.SharedIndexInformer
-	hrInf   cache.SharedIndexInformer
-	regs    []cache.ResourceEventHandlerRegistration
-	ns      *namespaces
+	gdpInf    cache.SharedIndexInformer
+	hrInf     cache.SharedIndexInformer
+	regs      []cache.ResourceEventHandlerRegistration
+	ns        *namespaces
 
 	snap     atomic.Pointer[Snapshot]
 	synced   atomic.Bool
@@ -79,13 +79,15 @@ type Source struct {
 	stopOnce sync.Once
 
 	// owned by the run goroutine
-	logged      map[string]string // object -> last logged verdict
-	selection   string            // last logged selection mode
-	memberKeys  map[string]bool   // store keys of third-party members
-	statusByKey map[string]bool   // objects whose status write failed and was logged
-	amkoChecked time.Time         // when AMKO's StatefulSet was last looked for
-	amkoRuns    string            // why status is not written ("" = AMKO does not run)
-	useUpdate   atomic.Bool       // the CRD has no status subresource
+	logged      map[string]string            // object -> last logged verdict
+	selection   string                       // last logged selection mode
+	memberKeys  map[string]bool              // store keys of third-party members
+	statusByKey map[string]bool              // objects whose status write failed and was logged
+	gslbConfigs atomic.Pointer[[]GSLBConfig] // nil until listed once
+	configErr   string                       // last logged list error
+	amkoChecked time.Time                    // when AMKO's StatefulSet was last looked for
+	amkoRuns    string                       // why status is not written ("" = AMKO does not run)
+	useUpdate   atomic.Bool                  // the CRD has no status subresource
 	watchErr    atomic.Bool
 }
 
@@ -198,6 +200,79 @@ func (s *Source) Start() {
 		defer s.wg.Done()
 		s.run()
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.pollConfigs()
+	}()
+}
+
+// configPoll is how often AMKO's GSLBConfig is read. It changes when a
+// cluster joins or leaves the federation, rarely enough that a list every
+// so often is cheaper than one more watch per replica.
+const configPoll = 15 * time.Second
+
+// pollConfigs lists the GSLBConfigs of the namespace now and every
+// configPoll. Without the CRD there is no GSLBConfig: every Corefile site
+// is a member, as before AMKO's objects are installed.
+func (s *Source) pollConfigs() {
+	tick := time.NewTicker(configPoll)
+	defer tick.Stop()
+	for {
+		s.listConfigs()
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Source) listConfigs() {
+	ctx, cancel := context.WithTimeout(s.ctx, statusTimeout)
+	defer cancel()
+	list, err := s.dyn.Resource(ConfigResource).Namespace(s.cfg.Namespace).List(ctx, metav1.ListOptions{})
+	var configs []GSLBConfig
+	msg := ""
+	switch {
+	case apierrors.IsNotFound(err):
+		// No GSLBConfig CRD: no memberClusters to honour.
+	case apierrors.IsForbidden(err):
+		msg = fmt.Sprintf("AMKO: the credentials of leader context %q may not list gslbconfigs in namespace %s (403 Forbidden): grant the verb `list` on gslbconfigs.amko.vmware.com there (deploy/rbac-amko.yaml); until then every Corefile site is a member", s.cfg.Leader.Context, s.cfg.Namespace)
+	case err != nil:
+		if s.ctx.Err() == nil && s.configErr == "" {
+			s.configErr = "unreachable"
+			log.Warningf("AMKO: cannot list GSLBConfigs in namespace %s of leader context %q: %v; keeping what was read before", s.cfg.Namespace, s.cfg.Leader.Context, err)
+		}
+		return
+	default:
+		for _, u := range list.Items {
+			var c GSLBConfig
+			if err := fromUnstructured(u.Object, &c); err != nil {
+				log.Warningf("AMKO: GSLBConfig %s/%s cannot be read (%v): ignored; fix its spec", u.GetNamespace(), u.GetName(), err)
+				continue
+			}
+			configs = append(configs, c)
+		}
+	}
+	if msg != s.configErr {
+		if msg != "" {
+			log.Error(msg)
+		}
+		s.configErr = msg
+	}
+	if old := s.gslbConfigs.Load(); old == nil || !reflect.DeepEqual(*old, configs) {
+		s.gslbConfigs.Store(&configs)
+		s.poke()
+	}
+}
+
+// configs returns the GSLBConfigs last listed.
+func (s *Source) configs() []GSLBConfig {
+	if c := s.gslbConfigs.Load(); c != nil {
+		return slices.Clone(*c)
+	}
+	return nil
 }
 
 // Stop ends the informers and waits for the goroutines.
@@ -219,7 +294,7 @@ func (s *Source) HasSynced() bool { return s.synced.Load() }
 func (s *Source) Leader() string { return s.cfg.Leader.Context }
 
 func (s *Source) informersSynced() bool {
-	if !s.gdpInf.HasSynced() || !s.hrInf.HasSynced() {
+	if !s.gdpInf.HasSynced() || !s.hrInf.HasSynced() || s.gslbConfigs.Load() == nil {
 		return false
 	}
 	for _, r := range s.regs {
@@ -267,7 +342,7 @@ func (s *Source) recompute() {
 	if old := s.snap.Load(); old != nil {
 		last = old.GDP
 	}
-	snap, verdicts := Compile(&s.cfg.Env, gdps, rules, last)
+	snap, verdicts := Compile(&s.cfg.Env, gdps, rules, last, s.configs()...)
 	verdicts = append(verdicts, unreadable...)
 	if snap.NeedsNamespaces() {
 		if started := s.ns.ensure(slices.Sorted(maps.Keys(snap.GDP.Sites))); len(started) > 0 {
@@ -350,7 +425,7 @@ func (s *Source) list() ([]GlobalDeploymentPolicy, []GSLBHostRule, []Verdict) {
 
 // report logs each verdict once per content, and sets the metrics.
 func (s *Source) report(snap *Snapshot, verdicts []Verdict) {
-	counts := map[string][2]int{KindGDP: {}, KindHostRule: {}}
+	counts := map[string][2]int{KindGDP: {}, KindHostRule: {}, KindConfig: {}}
 	seen := map[string]bool{}
 	for _, v := range verdicts {
 		c := counts[v.Kind]
@@ -456,6 +531,9 @@ func (s *Source) writeStatus(verdicts []Verdict) {
 		return
 	}
 	for _, v := range verdicts {
+		if v.Kind == KindConfig {
+			continue // AMKO writes its own state there
+		}
 		inf, gvr := s.hrInf, HostRuleResource
 		if v.Kind == KindGDP {
 			inf, gvr = s.gdpInf, GDPResource
@@ -547,6 +625,9 @@ func (s *Source) Publish(site, namespace string, labels map[string]string) bool 
 		return false
 	}
 	g := snap.GDP
+	if snap.Members != nil && !snap.Members[site] {
+		return false // not a member cluster in AMKO's GSLBConfig
+	}
 	if g == nil {
 		return true
 	}

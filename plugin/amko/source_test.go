@@ -32,6 +32,12 @@ func unstructuredOf(t *testing.T, obj any, gvr schema.GroupVersionResource, kind
 	return u
 }
 
+// listKinds are the resources the source lists.
+var listKinds = map[schema.GroupVersionResource]string{
+	GDPResource: "GlobalDeploymentPolicyList", HostRuleResource: "GSLBHostRuleList",
+	ConfigResource: "GSLBConfigList", statefulSetResource: "StatefulSetList",
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -50,9 +56,7 @@ func TestSourceLifecycle(t *testing.T) {
 	gdp := mustGDP(t)
 	rule := mustRule(t)
 	bad := GSLBHostRule{ObjectMeta: meta("bad", 1), Spec: GSLBHostRuleSpec{Fqdn: "web.example.org"}}
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		GDPResource: "GlobalDeploymentPolicyList", HostRuleResource: "GSLBHostRuleList", statefulSetResource: "StatefulSetList",
-	},
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds,
 		unstructuredOf(t, &gdp, GDPResource, KindGDP),
 		unstructuredOf(t, &rule, HostRuleResource, KindHostRule),
 		unstructuredOf(t, &bad, HostRuleResource, KindHostRule),
@@ -122,9 +126,7 @@ func TestSourceLifecycle(t *testing.T) {
 // clusters is published (and the snapshot is ready, so the plugin is not
 // stuck waiting).
 func TestSourceStartupTimeout(t *testing.T) {
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		GDPResource: "GlobalDeploymentPolicyList", HostRuleResource: "GSLBHostRuleList",
-	})
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds)
 	s := newSource(Config{Leader: kube.Cluster{Site: "sitea", Context: ctxA}, Env: *testEnv(), StartupTimeout: 50 * time.Millisecond}, model.NewStore(), dyn)
 	// Never let the informers sync: the run loop alone, as when the
 	// leader does not answer.
@@ -150,9 +152,7 @@ func TestNoStatusWhileAMKORuns(t *testing.T) {
 		"metadata": map[string]any{"name": "amko", "namespace": "avi-system"},
 		"spec":     map[string]any{"replicas": int64(1)},
 	}}
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		GDPResource: "GlobalDeploymentPolicyList", HostRuleResource: "GSLBHostRuleList", statefulSetResource: "StatefulSetList",
-	}, unstructuredOf(t, &bad, HostRuleResource, KindHostRule), amko)
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds, unstructuredOf(t, &bad, HostRuleResource, KindHostRule), amko)
 	s := newSource(Config{Leader: kube.Cluster{Site: "sitea", Context: ctxA}, Status: true, Env: *testEnv(), StartupTimeout: time.Minute}, model.NewStore(), dyn)
 	s.Start()
 	defer s.Stop()

@@ -57,7 +57,7 @@ func installAmkoCRDs(t *testing.T) {
 	crdOnce.Do(func() {
 		ctx := context.Background()
 		dyn := leaderClient(t)
-		for _, f := range []string{"gdp_def.yaml", "gslbhostrule_def.yaml"} {
+		for _, f := range []string{"gdp_def.yaml", "gslbhostrule_def.yaml", "gslb_config_def.yaml"} {
 			b, err := os.ReadFile(filepath.Join("testdata", "amko", f))
 			if err != nil {
 				crdErr = err
@@ -571,4 +571,52 @@ func TestAmkoTwoGDPs(t *testing.T) {
 		t.Errorf("coredns_gslb_amko_rejected{kind=GlobalDeploymentPolicy} = %v, want 1", got)
 	}
 	s.eventually(host, dns.TypeA, updateBound, "172.26.33.1")
+}
+
+// TestAmkoGSLBConfig: AMKO's GSLBConfig decides which kubeconfig contexts
+// are member clusters. A context watched by the Corefile but not listed is
+// not a site (its objects are not published); a listed context that the
+// kubeconfig lacks is reported and the rest applies.
+func TestAmkoGSLBConfig(t *testing.T) {
+	amkoNS := amkoNamespace(t, "amko-config")
+	ns := namespace(t, "amkoconfig")
+	host := ns + ".gslb.sddc.lab"
+	amkoIngress(t, 0, ns, host, "172.26.35.1", noProbe)
+	amkoIngress(t, 1, ns, host, "172.27.35.1", noProbe)
+	apply(t, gdpGVR, gdpDoc(amkoNS, "global-gdp", ""))
+	configGVR := schema.GroupVersionResource{Group: "amko.vmware.com", Version: "v1alpha1", Resource: "gslbconfigs"}
+	apply(t, configGVR, fmt.Sprintf(`apiVersion: amko.vmware.com/v1alpha1
+kind: GSLBConfig
+metadata:
+  name: gc-1
+  namespace: %s
+spec:
+  gslbLeader:
+    credentials: gslb-avi-secret
+    controllerVersion: 22.1.3
+    controllerIP: 10.10.10.10
+  memberClusters:
+  - clusterContext: %s
+  - clusterContext: sitec-tkg-wld01-admin@sitec-tkg-wld01
+  refreshInterval: 1800
+  logLevel: INFO
+`, amkoNS, theLab.Clusters[0].Context))
+
+	s := startServer(t, gslbBlock("amko "+theLab.Clusters[0].Context+" "+amkoNS))
+	waitLog(t, s, "GSLBConfig "+amkoNS+"/gc-1", `context "sitec-tkg-wld01-admin@sitec-tkg-wld01" is not in gslb's kubeconfig`)
+	waitLog(t, s, "GSLBConfig "+amkoNS+"/gc-1", "sites siteb are watched by the Corefile but not listed in memberClusters")
+	s.eventually(host, dns.TypeA, updateBound, "172.26.35.1")
+
+	// Site B joins the federation.
+	apply(t, configGVR, fmt.Sprintf(`apiVersion: amko.vmware.com/v1alpha1
+kind: GSLBConfig
+metadata:
+  name: gc-1
+  namespace: %s
+spec:
+  memberClusters:
+  - clusterContext: %s
+  - clusterContext: %s
+`, amkoNS, theLab.Clusters[0].Context, theLab.Clusters[1].Context))
+	s.eventually(host, dns.TypeA, 2*updateBound, "172.26.35.1", "172.27.35.1")
 }
