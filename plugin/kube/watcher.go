@@ -122,9 +122,11 @@ func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
 			w.register(f.Core().V1().Services().Informer(), "service")
 		}
 		w.factories = append(w.factories, f)
-		if opts.EndpointReadiness {
+		if opts.EndpointReadiness || opts.Policy != nil {
 			// EndpointSlices do not carry the gslb label: their own
-			// factory, without the selector.
+			// factory, without the selector. A Policy needs them too: a
+			// name it leaves unprobed (AMKO's controlPlaneHmOnly) keeps
+			// endpoint readiness as its health input.
 			ef := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
 			w.watchEndpoints(ef.Discovery().V1().EndpointSlices().Informer())
 			w.factories = append(w.factories, ef)
@@ -214,13 +216,16 @@ func (w *Watcher) evaluate(kind string, obj any) {
 		return
 	}
 	key := w.key(kind, obj)
+	var noProbe map[string]bool
 	if w.opts.Policy != nil {
 		w.setUnselected(key, !publish)
-		applyLayer(&ex, w.opts.Policy, w.cluster.Site)
+		noProbe = applyLayer(&ex, w.opts.Policy, w.cluster.Site)
 	}
-	if w.opts.EndpointReadiness && !w.endpoints.anyReady(ns, backends) {
+	if (w.opts.EndpointReadiness || len(noProbe) > 0) && !w.endpoints.anyReady(ns, backends) {
 		for i := range ex.Records {
-			ex.Records[i].SourceDown = true
+			if w.opts.EndpointReadiness || noProbe[ex.Records[i].FQDN] {
+				ex.Records[i].SourceDown = true
+			}
 		}
 	}
 	w.reportErrors(key, ex.Errors)

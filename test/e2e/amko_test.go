@@ -620,3 +620,25 @@ spec:
 `, amkoNS, theLab.Clusters[0].Context, theLab.Clusters[1].Context))
 	s.eventually(host, dns.TypeA, 2*updateBound, "172.26.35.1", "172.27.35.1")
 }
+
+// TestAmkoControlPlaneHmOnly: AMKO's controlPlaneHmOnly leaves a name to
+// Avi's control-plane view instead of data-path monitors. gslb does not
+// probe it, but keeps a health input: the Services behind the Ingress must
+// have a ready endpoint, even without endpoint_readiness in the Corefile.
+func TestAmkoControlPlaneHmOnly(t *testing.T) {
+	amkoNS := amkoNamespace(t, "amko-cponly")
+	ns := namespace(t, "amkocponly")
+	host := ns + ".gslb.sddc.lab"
+	amkoIngress(t, 0, ns, host, "172.26.36.1", nil)
+	amkoIngress(t, 1, ns, host, "172.27.36.1", nil)
+	setEndpoints(t, 0, ns, "web", true)
+	setEndpoints(t, 1, ns, "web", true)
+	apply(t, gdpGVR, gdpDoc(amkoNS, "global-gdp", "  controlPlaneHmOnly: true\n"))
+
+	s := startServer(t, gslbBlock("amko "+theLab.Clusters[0].Context+" "+amkoNS))
+	s.eventually(host, dns.TypeA, updateBound, "172.26.36.1", "172.27.36.1")
+	setEndpoints(t, 1, ns, "web", false)
+	s.eventually(host, dns.TypeA, updateBound, "172.26.36.1")
+	setEndpoints(t, 1, ns, "web", true)
+	s.eventually(host, dns.TypeA, updateBound, "172.26.36.1", "172.27.36.1")
+}
