@@ -94,6 +94,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		InZone:     func(fqdn string) bool { return plugin.Zones(cfg.zones).Matches(fqdn) != "" },
 
 		EndpointReadiness: p.endpointReadiness,
+		CustomGlobalFQDN:  cfg.customGlobalFQDN,
 	}
 	switch p.healthMode {
 	case "none":

@@ -40,22 +40,25 @@ const (
 
 // config is the parsed Corefile stanza.
 type config struct {
-	zones          []string
-	ttl            uint32
-	answers        int
-	clusters       []kube.Cluster
-	selector       string
-	namespaces     []string
-	ingresses      bool
-	services       bool
-	static         []model.Record
-	nameServers    []table.NameServer
-	hostmaster     string
-	startupTimeout time.Duration
-	fall           fall.F
-	policy         policyConfig
-	avi            *avi.Config // nil without an avi block
-	amko           *amkoConfig // nil without an amko line
+	zones      []string
+	ttl        uint32
+	answers    int
+	clusters   []kube.Cluster
+	selector   string
+	namespaces []string
+	ingresses  bool
+	services   bool
+	// customGlobalFQDN: AKO HostRules give hosts their global names
+	// (AMKO's useCustomGlobalFqdn).
+	customGlobalFQDN bool
+	static           []model.Record
+	nameServers      []table.NameServer
+	hostmaster       string
+	startupTimeout   time.Duration
+	fall             fall.F
+	policy           policyConfig
+	avi              *avi.Config // nil without an avi block
+	amko             *amkoConfig // nil without an amko line
 }
 
 func setup(c *caddy.Controller) error {
@@ -236,6 +239,11 @@ func parse(c *caddy.Controller) (*config, error) {
 					return nil, c.Errf("hostmaster needs one mailbox, e.g. hostmaster dns-admin@example.org")
 				}
 				cfg.hostmaster = mailbox(args[0])
+			case "custom_global_fqdn":
+				if len(c.RemainingArgs()) != 0 {
+					return nil, c.Errf("custom_global_fqdn takes no arguments")
+				}
+				cfg.customGlobalFQDN = true
 			case "fallthrough":
 				cfg.fall.SetZonesFromArgs(c.RemainingArgs())
 			default:
@@ -250,7 +258,7 @@ func parse(c *caddy.Controller) (*config, error) {
 					return nil, err
 				}
 				if !handled {
-					return nil, c.Errf("unknown property %q; known: kubeconfig, site, resources, selector, namespaces, ttl, answers, member, "+
+					return nil, c.Errf("unknown property %q; known: kubeconfig, site, resources, selector, namespaces, custom_global_fqdn, ttl, answers, member, "+
 						"nameserver, hostmaster, startup_timeout, fallthrough, policy, hash_mask, weight, priority, topology, down_response, "+
 						"health_check, health_interval, health_timeout, health_rise, health_fall, health_expect, health_tls, health_targets, api_grace, endpoint_readiness, avi, amko, amko_status", c.Val())
 				}

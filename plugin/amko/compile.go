@@ -381,7 +381,7 @@ func compileConfig(env *Env, c *GSLBConfig) (map[string]bool, []string, string) 
 		notes = append(notes, "sites "+strings.Join(out, ", ")+" are watched by the Corefile but not listed in memberClusters: their objects are not published, as AMKO would not read them")
 	}
 	if c.Spec.UseCustomGlobalFqdn != nil && *c.Spec.UseCustomGlobalFqdn {
-		notes = append(notes, "useCustomGlobalFqdn: global names from AKO HostRules are not read yet; names come from the objects' hosts")
+		notes = append(notes, "useCustomGlobalFqdn: gslb reads AKO HostRules' global names only with `custom_global_fqdn` in the Corefile")
 	}
 	if c.Spec.GSLBLeader != nil && c.Spec.GSLBLeader.ControllerIP != "" {
 		notes = append(notes, "gslbLeader names the Avi controller AMKO programs; gslb writes nothing to Avi (to read its GSLB services, use an `avi` block)")
