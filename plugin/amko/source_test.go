@@ -157,7 +157,9 @@ func TestNoStatusWhileAMKORuns(t *testing.T) {
 	s.Start()
 	defer s.Stop()
 	waitFor(t, "sync", s.HasSynced)
-	waitFor(t, "the reason in the log", func() bool { return strings.Contains(l.String(), "amko_status writes no status while AMKO runs (StatefulSet avi-system/amko has 1 replicas)") })
+	waitFor(t, "the reason in the log", func() bool {
+		return strings.Contains(l.String(), "amko_status writes no status while AMKO runs (StatefulSet avi-system/amko has 1 replicas)")
+	})
 	s.poke()
 	time.Sleep(200 * time.Millisecond)
 	u, err := dyn.Resource(HostRuleResource).Namespace("avi-system").Get(context.Background(), "bad", metav1.GetOptions{})
