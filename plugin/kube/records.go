@@ -4,6 +4,7 @@ package kube
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/gslb/gslb/plugin/model"
@@ -74,9 +75,10 @@ func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone, def *mod
 	if len(perHost) > 0 {
 		membersOf = func(fqdn string) []model.Member { return perHost[fqdn] }
 	}
-	// Probe like AMKO's monitors: HTTP on 80, HTTPS on 443 for TLS hosts
-	// (those in spec.tls, or every host with AKO's default secret), with
-	// the host as Host header and SNI.
+	// Probe like AMKO's monitors: one probe per path of the host's rule
+	// (a member is up while every path answers), HTTP on 80, HTTPS on 443
+	// for TLS hosts (those in spec.tls, or every host with AKO's default
+	// secret), with the host as Host header and SNI.
 	_, allTLS := ing.Annotations[DefaultSecretAnnotation]
 	tlsHost := map[string]bool{}
 	for _, tls := range ing.Spec.TLS {
@@ -86,16 +88,23 @@ func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone, def *mod
 			}
 		}
 	}
-	checkFor := func(fqdn string) model.Check {
+	checksFor := func(fqdn string) []model.Check {
 		if def != nil {
-			return *def
+			return []model.Check{*def}
 		}
+		c := model.Check{Proto: model.CheckHTTP, Port: 80}
 		if allTLS || tlsHost[fqdn] {
-			return model.Check{Proto: model.CheckHTTPS, Port: 443, Path: "/"}
+			c = model.Check{Proto: model.CheckHTTPS, Port: 443}
 		}
-		return model.Check{Proto: model.CheckHTTP, Port: 80, Path: "/"}
+		paths := rulePaths(ing, fqdn)
+		out := make([]model.Check, len(paths))
+		for i, p := range paths {
+			c.Path = p
+			out[i] = c
+		}
+		return out
 	}
-	return extract(hosts, membersOf, inZone, checkFor, ing.Annotations)
+	return extract(hosts, membersOf, inZone, checksFor, ing.Annotations)
 }
 
 // FromService publishes a LoadBalancer Service under the names of its
@@ -135,7 +144,7 @@ func FromService(svc *corev1.Service, site string, inZone InZone, def *model.Che
 	if def != nil {
 		check = *def
 	}
-	return extract(hosts, func(string) []model.Member { return members }, inZone, func(string) model.Check { return check }, svc.Annotations)
+	return extract(hosts, func(string) []model.Member { return members }, inZone, func(string) []model.Check { return []model.Check{check} }, svc.Annotations)
 }
 
 func appendMember(members []model.Member, site, ip, hostname string) []model.Member {
@@ -153,7 +162,34 @@ func appendMember(members []model.Member, site, ip, hostname string) []model.Mem
 	return members
 }
 
-func extract(hosts []string, membersOf func(fqdn string) []model.Member, inZone InZone, checkFor func(fqdn string) model.Check, ann map[string]string) Extracted {
+// rulePaths are the distinct paths of the first rule for host ("/" for an
+// empty path, or when the rule has none), which AMKO gives one monitor each.
+func rulePaths(ing *networkingv1.Ingress, fqdn string) []string {
+	var paths []string
+	for _, r := range ing.Spec.Rules {
+		if h, ok := normalizeHost(r.Host); !ok || h != fqdn {
+			continue
+		}
+		if r.HTTP != nil {
+			for _, p := range r.HTTP.Paths {
+				path := p.Path
+				if path == "" {
+					path = "/"
+				}
+				if !slices.Contains(paths, path) {
+					paths = append(paths, path)
+				}
+			}
+		}
+		break
+	}
+	if len(paths) == 0 {
+		paths = []string{"/"}
+	}
+	return paths
+}
+
+func extract(hosts []string, membersOf func(fqdn string) []model.Member, inZone InZone, checksFor func(fqdn string) []model.Check, ann map[string]string) Extracted {
 	var out Extracted
 	overrides, spec, errs := model.ParseAnnotations(ann)
 	out.Errors, out.Check = errs, spec
@@ -170,13 +206,23 @@ func extract(hosts []string, membersOf func(fqdn string) []model.Member, inZone 
 			continue
 		}
 		seen[fqdn] = true
-		check := spec.Apply(checkFor(fqdn))
-		for _, m := range membersOf(fqdn) {
-			r := model.Record{FQDN: fqdn, Member: m, Overrides: overrides}
-			if !m.IsAlias() {
-				r.Check = check // an alias has no address of ours to probe
+		// One record per probe: the table merges them by address, and
+		// a member answers only while every one of them passes.
+		var checks []model.Check
+		for _, c := range checksFor(fqdn) {
+			if c = spec.Apply(c); !slices.Contains(checks, c) {
+				checks = append(checks, c)
 			}
-			out.Records = append(out.Records, r)
+		}
+		for _, m := range membersOf(fqdn) {
+			if m.IsAlias() {
+				// An alias has no address of ours to probe.
+				out.Records = append(out.Records, model.Record{FQDN: fqdn, Member: m, Overrides: overrides})
+				continue
+			}
+			for _, c := range checks {
+				out.Records = append(out.Records, model.Record{FQDN: fqdn, Member: m, Overrides: overrides, Check: c})
+			}
 		}
 	}
 	return out

@@ -343,3 +343,34 @@ func TestFromIngressProbes(t *testing.T) {
 		})
 	}
 }
+
+// AMKO gives every path of a host's rule a monitor of its own: gslb emits one
+// record per path probe (the table merges them by address, so the member
+// answers only while every path passes). A health-path annotation, a forced
+// check or a Service give one probe.
+func TestFromIngressProbesEveryPath(t *testing.T) {
+	prefix := networkingv1.PathTypePrefix
+	ing := ingress([]string{"app.example.org"}, nil, networkingv1.IngressLoadBalancerIngress{IP: "10.0.0.1"})
+	ing.Spec.Rules[0].HTTP = &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+		{Path: "/api", PathType: &prefix}, {Path: "", PathType: &prefix}, {Path: "/api", PathType: &prefix}, {Path: "/cart", PathType: &prefix},
+	}}
+	var paths []string
+	for _, r := range FromIngress(ing, "sitea", inExampleOrg, nil).Records {
+		if r.Check.Proto != model.CheckHTTP || r.Check.Port != 80 || r.Member.Addr.String() != "10.0.0.1" {
+			t.Errorf("record %+v", r)
+		}
+		paths = append(paths, r.Check.Path)
+	}
+	if want := []string{"/api", "/", "/cart"}; !slices.Equal(paths, want) {
+		t.Errorf("probe paths %q, want %q", paths, want)
+	}
+	ing.Annotations = map[string]string{"gslb.io/health-path": "/healthz"}
+	if recs := FromIngress(ing, "sitea", inExampleOrg, nil).Records; len(recs) != 1 || recs[0].Check.Path != "/healthz" {
+		t.Errorf("with a health-path annotation: %+v", recs)
+	}
+	ing.Annotations = nil
+	forced := model.Check{Proto: model.CheckTCP, Port: 8443}
+	if recs := FromIngress(ing, "sitea", inExampleOrg, &forced).Records; len(recs) != 1 || recs[0].Check != forced {
+		t.Errorf("with a forced check: %+v", recs)
+	}
+}
