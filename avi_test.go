@@ -13,6 +13,7 @@ import (
 	"github.com/gslb/gslb/test/avisim"
 	"github.com/gslb/gslb/test/testutil"
 	"github.com/miekg/dns"
+	"github.com/vmware/alb-sdk/go/models"
 )
 
 // These tests run the plugin against the Avi simulator on 127.0.0.1: the
@@ -34,6 +35,11 @@ func newAviLab(t *testing.T) *aviLab {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
+	// These tests look at whole answer sets: num_dns_ip 0 answers every
+	// address (unset, Avi answers one; TestAviAnswersOneAddressByDefault).
+	for _, uuid := range []string{avisim.OnlineshopUUID, avisim.PaymentsUUID} {
+		sim.UpdateService(uuid, func(gs *models.GslbService) { gs.NumDNSIP = avisim.U32(0) })
+	}
 	dir := t.TempDir()
 	creds := filepath.Join(dir, "avi-credentials.yaml")
 	if err := os.WriteFile(creds, []byte("username: admin\npassword: "+aviSimPassword+"\n"), 0o600); err != nil {
@@ -297,5 +303,27 @@ func TestAviManyServices(t *testing.T) {
 	}
 	if v := testutil.Metric(t, "coredns_gslb_avi_services"); v != n+2 {
 		t.Errorf("coredns_gslb_avi_services = %v, want %d", v, n+2)
+	}
+}
+
+// Avi's DNS profile answers one address per query unless the service says
+// num_dns_ip: AMKO leaves it unset, and the walkthrough's dig alternates
+// between the two sites' VIPs.
+func TestAviAnswersOneAddressByDefault(t *testing.T) {
+	lab := newAviLab(t)
+	lab.sim.UpdateService(avisim.OnlineshopUUID, func(gs *models.GslbService) { gs.NumDNSIP = nil })
+	g := startGSLB(t, lab.corefile("ca "+lab.ca))
+	testutil.Eventually(t, "ready after the first poll", g.Ready)
+	seen := map[string]int{}
+	testutil.Eventually(t, "both sites, one at a time", func() bool {
+		a, rcode := addrs(t, g, "onlineshop.gslb.sddc.lab.", dns.TypeA)
+		if rcode != dns.RcodeSuccess || len(a) != 1 {
+			t.Fatalf("want one address per answer, got %v (rcode %d)", a, rcode)
+		}
+		seen[a[0]]++
+		return seen["172.26.17.21"] > 0 && seen["172.27.17.21"] > 0
+	})
+	if len(seen) != 2 {
+		t.Errorf("answers %v", seen)
 	}
 }

@@ -46,21 +46,24 @@ type config struct {
 	// defaults are the per-service settings every GSLB service starts
 	// from (ttl, answers, policy, hash_mask, down_response, and the weight
 	// and priority of sites the Corefile does not list): every field set.
-	defaults       model.Overrides
-	clusters       []kube.Cluster
-	selector       string
-	namespaces     []string
-	ingresses      bool
-	services       bool
-	static         []model.Record
-	nameServers    []table.NameServer
-	hostmaster     string
-	startupTimeout time.Duration
-	fall           fall.F
-	policy         policyConfig
-	health         healthConfig
-	avi            *avi.Config // nil without an avi block
-	amko           *amkoConfig // nil without an amko line
+	defaults   model.Overrides
+	clusters   []kube.Cluster
+	selector   string
+	namespaces []string
+	ingresses  bool
+	services   bool
+	// customGlobalFQDN: AKO HostRules give hosts their global names
+	// (AMKO's useCustomGlobalFqdn).
+	customGlobalFQDN bool
+	static           []model.Record
+	nameServers      []table.NameServer
+	hostmaster       string
+	startupTimeout   time.Duration
+	fall             fall.F
+	policy           policyConfig
+	health           healthConfig
+	avi              *avi.Config // nil without an avi block
+	amko             *amkoConfig // nil without an amko line
 }
 
 // newConfig is the configuration of a stanza without properties.
@@ -143,21 +146,22 @@ var properties map[string]property
 
 func init() {
 	properties = map[string]property{
-		"kubeconfig":      parseKubeconfig,
-		"site":            parseSite,
-		"resources":       parseResources,
-		"selector":        parseSelector,
-		"namespaces":      parseNamespaces,
-		"ttl":             parseTTL,
-		"answers":         parseAnswers,
-		"startup_timeout": parseStartupTimeout,
-		"member":          parseMember,
-		"nameserver":      parseNameServer,
-		"hostmaster":      parseHostmaster,
-		"fallthrough":     parseFallthrough,
-		"avi":             parseAvi,
-		"amko":            parseAmko,
-		"amko_status":     parseAmkoStatus,
+		"kubeconfig":         parseKubeconfig,
+		"site":               parseSite,
+		"resources":          parseResources,
+		"selector":           parseSelector,
+		"namespaces":         parseNamespaces,
+		"custom_global_fqdn": parseCustomGlobalFQDN,
+		"ttl":                parseTTL,
+		"answers":            parseAnswers,
+		"startup_timeout":    parseStartupTimeout,
+		"member":             parseMember,
+		"nameserver":         parseNameServer,
+		"hostmaster":         parseHostmaster,
+		"fallthrough":        parseFallthrough,
+		"avi":                parseAvi,
+		"amko":               parseAmko,
+		"amko_status":        parseAmkoStatus,
 	}
 	for name, f := range policyProperties {
 		properties[name] = f
@@ -462,6 +466,14 @@ func parseHostmaster(p *parser, c *caddy.Controller) error {
 		return err
 	}
 	p.cfg.hostmaster = mailbox(arg)
+	return nil
+}
+
+func parseCustomGlobalFQDN(p *parser, c *caddy.Controller) error {
+	if len(c.RemainingArgs()) != 0 {
+		return c.Errf("custom_global_fqdn takes no arguments")
+	}
+	p.cfg.customGlobalFQDN = true
 	return nil
 }
 

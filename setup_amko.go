@@ -97,10 +97,15 @@ func newAmko(cfg *config, inZone kube.InZone, store *model.Store) (*amko.Source,
 	for _, c := range cfg.clusters {
 		env.Sites = append(env.Sites, amko.Site{Name: c.Site, Context: c.Context})
 	}
-	// Third-party members have no port to guess: probed only when the
-	// Corefile forces a health check, like static members.
-	if cfg.health.mode == healthForced {
+	// Third-party members are probed like AMKO's monitors of them: HTTP on
+	// 80 by default, the forced health_check when there is one, none when
+	// the Corefile says `health_check none`.
+	switch cfg.health.mode {
+	case healthForced:
 		env.ThirdPartyCheck = cfg.health.check
+	case healthNone:
+	default:
+		env.ThirdPartyCheck = model.Check{Proto: model.CheckHTTP, Port: 80, Path: "/"}
 	}
 	return amko.New(amko.Config{
 		Leader:         cfg.amko.leader,

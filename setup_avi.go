@@ -2,6 +2,7 @@ package gslb
 
 import (
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -16,7 +17,7 @@ var aviVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+){0,2}$`)
 
 // parseAviProperty reads an `avi` block:
 //
-//	avi https://CONTROLLER[:PORT] {
+//	avi https://LEADER[:PORT] [https://FOLLOWER[:PORT]...] {
 //	    credentials FILE
 //	    tenant NAME
 //	    version X.Y.Z
@@ -35,24 +36,31 @@ func parseAvi(p *parser, c *caddy.Controller) error {
 	if cfg.avi != nil {
 		return c.Errf("only one avi controller per gslb stanza: give the GSLB leader, which holds every site's GSLB services")
 	}
-	args := c.RemainingArgs()
-	if len(args) != 1 {
+	var urls []string
+	for c.NextArg() && c.Val() != "{" {
+		origin, err := avi.ParseURL(c.Val())
+		if err != nil {
+			return c.Errf("avi: %v", err)
+		}
+		if slices.Contains(urls, origin) {
+			return c.Errf("avi: %s is given twice", origin)
+		}
+		urls = append(urls, origin)
+	}
+	if len(urls) == 0 {
 		return c.Errf("avi needs the controller's URL and a block: avi https://CONTROLLER { credentials FILE }")
 	}
-	origin, err := avi.ParseURL(args[0])
-	if err != nil {
-		return c.Errf("avi: %v", err)
-	}
+	origin := urls[0]
 	a := &avi.Config{
-		URL:     origin,
+		URLs:    urls,
 		Tenant:  avi.DefaultTenant,
 		Version: avi.DefaultVersion,
 		Poll:    avi.DefaultPoll,
 		Timeout: avi.DefaultTimeout,
 		Sites:   map[string]string{},
 	}
-	if !c.NextArg() || c.Val() != "{" {
-		return c.Errf("avi %s needs a block with at least its credentials: avi %s { credentials FILE }", args[0], args[0])
+	if c.Val() != "{" {
+		return c.Errf("avi %s needs a block with at least its credentials: avi %s { credentials FILE }", origin, origin)
 	}
 	b := &aviBlock{c: c, cfg: a, siteOfName: map[string]string{}}
 	for closed := false; !closed; {
@@ -162,6 +170,7 @@ var aviProperties = map[string]func(b *aviBlock) error{
 	},
 	"poll":    aviDuration,
 	"timeout": aviDuration,
+	"grace":   aviDuration,
 	"site": func(b *aviBlock) error {
 		if len(b.args) != 2 {
 			return b.c.Errf("avi site needs a name and an Avi cluster uuid: site NAME CLUSTER_UUID")
@@ -190,8 +199,12 @@ func aviDuration(b *aviBlock) error {
 	if err != nil {
 		return err
 	}
-	if b.prop == "timeout" {
+	switch b.prop {
+	case "timeout":
 		b.cfg.Timeout = d
+		return nil
+	case "grace":
+		b.cfg.Grace = d
 		return nil
 	}
 	if d < minAviPoll {

@@ -3,6 +3,7 @@ package gslb
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,13 +45,14 @@ func TestParseAvi(t *testing.T) {
 
 	t.Run("every property", func(t *testing.T) {
 		in := `gslb gslb.sddc.lab {
-	avi https://avi-leader.sddc.lab:8443/ {
+	avi https://avi-leader.sddc.lab:8443/ https://avi-follower.sddc.lab {
 		credentials CREDS
 		tenant *
 		version 30.2.1
 		ca CAFILE
 		poll 200ms
 		timeout 3s
+		grace 45s
 		site east cluster-0c1d2e3f-aaaa-4bbb-8ccc-000000000001
 		site west cluster-0c1d2e3f-aaaa-4bbb-8ccc-000000000002
 	}
@@ -65,7 +67,7 @@ func TestParseAvi(t *testing.T) {
 		if a == nil {
 			t.Fatal("no avi config")
 		}
-		if a.URL != "https://avi-leader.sddc.lab:8443" || a.CredentialsFile != files.Replace("CREDS") || a.Tenant != "*" || a.Version != "30.2.1" ||
+		if !slices.Equal(a.URLs, []string{"https://avi-leader.sddc.lab:8443", "https://avi-follower.sddc.lab"}) || a.Grace != 45*time.Second || a.CredentialsFile != files.Replace("CREDS") || a.Tenant != "*" || a.Version != "30.2.1" ||
 			a.RootCAs == nil || a.Insecure || a.Poll != 200*time.Millisecond || a.Timeout != 3*time.Second {
 			t.Errorf("avi config %+v", a)
 		}
@@ -113,7 +115,9 @@ func TestParseAviErrors(t *testing.T) {
 		want        []string
 	}{
 		{"no URL", "gslb gslb.sddc.lab {\n\tavi {\n\t}\n}", []string{"Testfile:2", "avi needs the controller's URL and a block"}},
-		{"two URLs", "gslb gslb.sddc.lab {\n\tavi https://a https://b {\n\t}\n}", []string{"Testfile:2", "avi needs the controller's URL"}},
+		{"same URL twice", "gslb gslb.sddc.lab {\n\tavi https://a https://a:443 https://a {\n\t}\n}", []string{"Testfile:2", "https://a is given twice"}},
+		{"bad follower URL", "gslb gslb.sddc.lab {\n\tavi https://a http://b { credentials CREDS }\n}", []string{"Testfile:2", "HTTPS only"}},
+		{"grace zero", avi(creds, "grace 0s"), []string{"Testfile:4", `avi grace: "0s" is not a positive duration`}},
 		{"http", "gslb gslb.sddc.lab {\n\tavi http://avi.sddc.lab { credentials CREDS }\n}", []string{"Testfile:2", "HTTPS only, use https://"}},
 		{"path", "gslb gslb.sddc.lab {\n\tavi https://avi.sddc.lab/api { credentials CREDS }\n}", []string{"Testfile:2", "without a path"}},
 		{"no block", "gslb gslb.sddc.lab {\n\tavi https://avi.sddc.lab\n\tttl 30\n}", []string{"Testfile:2", "needs a block with at least its credentials"}},
@@ -124,7 +128,7 @@ func TestParseAviErrors(t *testing.T) {
 		{"credentials unreadable", avi("credentials MISSING"), []string{"Testfile:3", "cannot read credentials file", "does-not-exist", "no such file"}},
 		{"credentials without password", avi("credentials NOPASS"), []string{"Testfile:3", "no password or token"}},
 		{"credentials without file", avi("credentials"), []string{"Testfile:3", "avi credentials needs a file"}},
-		{"unknown property", avi(creds, "pool 30s"), []string{"Testfile:4", `unknown avi property "pool"; known: ca, credentials, insecure, poll, site, tenant, timeout, version`}},
+		{"unknown property", avi(creds, "pool 30s"), []string{"Testfile:4", `unknown avi property "pool"; known: ca, credentials, grace, insecure, poll, site, tenant, timeout, version`}},
 		{"tenant without name", avi(creds, "tenant"), []string{"Testfile:4", "avi tenant needs a tenant name"}},
 		{"bad version", avi(creds, "version latest"), []string{"Testfile:4", `avi version "latest"`}},
 		{"bad poll", avi(creds, "poll often"), []string{"Testfile:4", `avi poll: "often" is not a positive duration`}},

@@ -67,6 +67,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		InZone:     model.Zones(cfg.zones).Contains,
 
 		EndpointReadiness: cfg.health.endpointReadiness,
+		CustomGlobalFQDN:  cfg.customGlobalFQDN,
 	}
 	switch cfg.health.mode {
 	case healthNone:
@@ -105,6 +106,12 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	if cfg.avi != nil {
 		a := *cfg.avi
 		a.InZone = opts.InZone
+		if a.Grace == 0 {
+			a.Grace = cfg.health.apiGrace
+		}
+		if cfg.health.mode == healthForced {
+			a.Check = cfg.health.check
+		}
 		s, err := avi.New(a, store)
 		if err != nil {
 			return nil, err

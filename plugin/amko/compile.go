@@ -11,6 +11,7 @@ import (
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -128,6 +129,9 @@ type Snapshot struct {
 	// Weighted tells, for names without a host rule, whether the GDP's
 	// trafficSplit weights make round robin a weighted pick.
 	Weighted bool
+	// Members are the sites AMKO's GSLBConfig lists in memberClusters;
+	// nil without a GSLBConfig (every site of the Corefile is a member).
+	Members map[string]bool
 }
 
 // GDPRule is an accepted GlobalDeploymentPolicy, compiled.
@@ -200,9 +204,25 @@ func (s *Snapshot) layer(site, fqdn string) kube.Layer {
 // Several GDPs: AMKO honours exactly one. The oldest valid one
 // (creationTimestamp, then namespace/name) is in force and the others are
 // rejected. Several host rules for one FQDN: likewise, the oldest valid one.
-func Compile(env *Env, gdps []GlobalDeploymentPolicy, rules []GSLBHostRule) (*Snapshot, []Verdict) {
+//
+// Fail closed, like AMKO: when GDPs exist but none is valid, last (the GDP
+// accepted before, if any) stays in force; without one nothing from the
+// clusters is published, rather than everything the Corefile selects.
+func Compile(env *Env, gdps []GlobalDeploymentPolicy, rules []GSLBHostRule, last *GDPRule, configs ...GSLBConfig) (*Snapshot, []Verdict) {
 	snap := &Snapshot{Ready: true, Rules: map[string]*HostRule{}}
 	var verdicts []Verdict
+
+	slices.SortFunc(configs, func(a, b GSLBConfig) int { return olderFirst(&a.ObjectMeta, &b.ObjectMeta) })
+	for i, c := range configs {
+		v := Verdict{Kind: KindConfig, Namespace: c.Namespace, Name: c.Name}
+		if i > 0 {
+			v.Reason = fmt.Sprintf("a GSLBConfig already applies (%s/%s, the oldest); AMKO reads one: delete this one", configs[0].Namespace, configs[0].Name)
+		} else {
+			snap.Members, v.Notes, v.Summary = compileConfig(env, &c)
+			v.Accepted = true
+		}
+		verdicts = append(verdicts, v)
+	}
 
 	slices.SortFunc(gdps, func(a, b GlobalDeploymentPolicy) int { return olderFirst(&a.ObjectMeta, &b.ObjectMeta) })
 	for _, g := range gdps {
@@ -217,6 +237,20 @@ func Compile(env *Env, gdps []GlobalDeploymentPolicy, rules []GSLBHostRule) (*Sn
 			snap.GDP, v.Accepted, v.Notes, v.Summary = rule, true, notes, rule.describe(env.Selector)
 		}
 		verdicts = append(verdicts, v)
+	}
+	if snap.GDP == nil && len(gdps) > 0 {
+		keep := "nothing from the clusters is published until one is valid (AMKO fails closed the same way)"
+		if last != nil {
+			snap.GDP = last
+			keep = "the last accepted policy, " + last.Name + ", stays in force until one is valid (as AMKO keeps its filter)"
+		} else {
+			snap.GDP = &GDPRule{Name: "(no valid GlobalDeploymentPolicy)", Sites: map[string]bool{}, Nothing: true}
+		}
+		for i := range verdicts {
+			if verdicts[i].Kind == KindGDP {
+				verdicts[i].Reason += "; " + keep
+			}
+		}
 	}
 	if g := snap.GDP; g != nil {
 		snap.Weighted = weightsDiffer(env, g, nil)
@@ -316,6 +350,45 @@ func weightsDiffer(env *Env, g *GDPRule, r *HostRule) bool {
 	return some && differ
 }
 
+// compileConfig reads a GSLBConfig's memberClusters into sites. A context
+// that no kubeconfig line of the Corefile has is reported and left out; the
+// others still apply. Without memberClusters every site stays a member.
+func compileConfig(env *Env, c *GSLBConfig) (map[string]bool, []string, string) {
+	var notes []string
+	if len(c.Spec.MemberClusters) == 0 {
+		return nil, []string{"memberClusters is empty: every site of the Corefile is a member"}, "lists no member clusters"
+	}
+	members := map[string]bool{}
+	for _, m := range c.Spec.MemberClusters {
+		site, ok := env.siteOf(m.ClusterContext)
+		if !ok {
+			notes = append(notes, fmt.Sprintf("memberClusters: context %q is not in gslb's kubeconfig (%s): add it to the kubeconfig and a `kubeconfig` line, or remove it here; the other clusters apply", m.ClusterContext, env.contexts()))
+			continue
+		}
+		members[site] = true
+	}
+	var out []string
+	for _, site := range env.Sites {
+		if !members[site.Name] {
+			out = append(out, site.Name)
+		}
+	}
+	if len(out) > 0 {
+		notes = append(notes, "sites "+strings.Join(out, ", ")+" are watched by the Corefile but not listed in memberClusters: their objects are not published, as AMKO would not read them")
+	}
+	if c.Spec.UseCustomGlobalFqdn != nil && *c.Spec.UseCustomGlobalFqdn {
+		notes = append(notes, "useCustomGlobalFqdn: gslb reads AKO HostRules' global names only with `custom_global_fqdn` in the Corefile")
+	}
+	if c.Spec.GSLBLeader != nil && c.Spec.GSLBLeader.ControllerIP != "" {
+		notes = append(notes, "gslbLeader names the Avi controller AMKO programs; gslb writes nothing to Avi (to read its GSLB services, use an `avi` block)")
+	}
+	return members, notes, "member clusters " + strings.Join(slices.Sorted(maps.Keys(members)), ", ")
+}
+
+// thirdPartyPriority is AMKO's priority for a third-party member that no
+// trafficSplit entry ranks.
+const thirdPartyPriority = 1
+
 func compileGDP(env *Env, g *GlobalDeploymentPolicy) (*GDPRule, []string, error) {
 	s := &g.Spec
 	r := &GDPRule{Name: g.Namespace + "/" + g.Name, Sites: map[string]bool{}, PerSite: map[string]model.Overrides{}, NoProbe: s.ControlPlaneHmOnly}
@@ -341,6 +414,9 @@ func compileGDP(env *Env, g *GlobalDeploymentPolicy) (*GDPRule, []string, error)
 		return nil, nil, err
 	}
 	var notes []string
+	if n := selectorNote(env.Selector, r.App); n != "" {
+		notes = append(notes, n)
+	}
 	notes = append(notes, healthNotes(s.HealthMonitorRefs, s.HealthMonitorTemplate, s.ControlPlaneHmOnly)...)
 	if s.SitePersistenceRef != nil || s.PKIProfileRef != nil {
 		notes = append(notes, "sitePersistenceRef and pkiProfileRef are Avi profiles: gslb has no site persistence, they are ignored")
@@ -382,6 +458,22 @@ func (r *GDPRule) describe(corefileSelector string) string {
 		d += " among those the Corefile selector " + corefileSelector + " watches"
 	}
 	return d
+}
+
+// selectorNote warns when the GDP's appSelector labels do not satisfy the
+// Corefile selector: the API server only ever sends objects the Corefile
+// selector matches, so objects that AMKO would select by the GDP alone are
+// not seen unless they carry both.
+func selectorNote(corefileSelector string, app map[string]string) string {
+	if app == nil || corefileSelector == "" {
+		return ""
+	}
+	sel, err := labels.Parse(corefileSelector)
+	if err != nil || sel.Matches(labels.Set(app)) {
+		return ""
+	}
+	return fmt.Sprintf("matchRules.appSelector %s is not implied by the Corefile `selector %s`: only objects carrying both are published; "+
+		"make the Corefile selector match the GDP's label (e.g. `selector %s`)", labelString(app), corefileSelector, labelString(app))
 }
 
 func labelString(m map[string]string) string {
@@ -637,9 +729,20 @@ func compileHostRule(env *Env, gdp *GDPRule, h *GSLBHostRule) (*HostRule, []stri
 	if r.PerSite, err = trafficSplit(env, s.TrafficSplit, thirdParty, true, &inherit); err != nil {
 		return nil, nil, err
 	}
+	// AMKO gives a third-party member that no trafficSplit entry ranks
+	// priority 1: a standby pool below the clusters' 10.
+	for site := range thirdParty {
+		if o := r.PerSite[site]; !o.Priority.Set {
+			o.Priority = model.Some(thirdPartyPriority)
+			r.PerSite[site] = o
+		}
+	}
 	if inherit {
 		var kept []string
 		for _, site := range slices.Sorted(maps.Keys(r.PerSite)) {
+			if thirdParty[site] {
+				continue // priority 1 below, as AMKO gives them
+			}
 			p := "the Corefile's"
 			if gdp != nil && gdp.PerSite[site].Priority.Set {
 				p = fmt.Sprintf("%d from the GDP", gdp.PerSite[site].Priority.V)

@@ -2,6 +2,7 @@ package amko
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +86,7 @@ func mustGDP(t *testing.T) GlobalDeploymentPolicy {
 func TestGDPAsAMKODocumentsIt(t *testing.T) {
 	env := testEnv()
 	env.Selector = "app=gslb"
-	snap, vs := Compile(env, []GlobalDeploymentPolicy{mustGDP(t)}, nil)
+	snap, vs := Compile(env, []GlobalDeploymentPolicy{mustGDP(t)}, nil, nil)
 	if len(vs) != 1 || !vs[0].Accepted {
 		t.Fatalf("verdicts: %+v", vs)
 	}
@@ -137,13 +138,13 @@ func TestGDPSelection(t *testing.T) {
 		{name: "ttl out of range", spec: GDPSpec{TTL: ptr(86401)}, reject: "ttl 86401"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			snap, vs := Compile(env, []GlobalDeploymentPolicy{{ObjectMeta: meta("gdp", 0), Spec: tc.spec}}, nil)
+			snap, vs := Compile(env, []GlobalDeploymentPolicy{{ObjectMeta: meta("gdp", 0), Spec: tc.spec}}, nil, nil)
 			if tc.reject != "" {
 				if vs[0].Accepted || !strings.Contains(vs[0].Reason, tc.reject) {
 					t.Fatalf("want rejected with %q, got %+v", tc.reject, vs[0])
 				}
-				if snap.GDP != nil {
-					t.Errorf("a rejected GDP must not apply")
+				if snap.GDP == nil || !snap.GDP.Nothing {
+					t.Errorf("a rejected GDP must fail closed (select nothing), got %+v", snap.GDP)
 				}
 				return
 			}
@@ -162,7 +163,7 @@ func TestSeveralGDPs(t *testing.T) {
 	good := mustGDP(t)
 	younger := mustGDP(t)
 	younger.Name, younger.CreationTimestamp = "another", metav1.NewTime(epoch.Add(time.Hour))
-	snap, vs := Compile(env, []GlobalDeploymentPolicy{younger, good}, nil)
+	snap, vs := Compile(env, []GlobalDeploymentPolicy{younger, good}, nil, nil)
 	if snap.GDP.Name != "avi-system/global-gdp" {
 		t.Fatalf("the oldest must apply, got %s", snap.GDP.Name)
 	}
@@ -174,20 +175,50 @@ func TestSeveralGDPs(t *testing.T) {
 	// Same age: by name.
 	sameAge := mustGDP(t)
 	sameAge.Name = "aaa"
-	if snap, _ := Compile(env, []GlobalDeploymentPolicy{good, sameAge}, nil); snap.GDP.Name != "avi-system/aaa" {
+	if snap, _ := Compile(env, []GlobalDeploymentPolicy{good, sameAge}, nil, nil); snap.GDP.Name != "avi-system/aaa" {
 		t.Errorf("same creation time: want the first by name, got %s", snap.GDP.Name)
 	}
 	// An invalid older GDP does not hold the place.
 	bad := mustGDP(t)
 	bad.Name, bad.CreationTimestamp = "broken", metav1.NewTime(epoch.Add(-time.Hour))
 	bad.Spec.MatchClusters = []MatchCluster{{Cluster: "nowhere"}}
-	snap, vs = Compile(env, []GlobalDeploymentPolicy{good, bad}, nil)
+	snap, vs = Compile(env, []GlobalDeploymentPolicy{good, bad}, nil, nil)
 	if snap.GDP == nil || snap.GDP.Name != "avi-system/global-gdp" || vs[0].Accepted || !vs[1].Accepted {
 		t.Errorf("invalid older GDP: snap %+v verdicts %+v", snap.GDP, vs)
 	}
-	// Only invalid GDPs: none applies (the Corefile selection).
-	if snap, _ := Compile(env, []GlobalDeploymentPolicy{bad}, nil); snap.GDP != nil {
-		t.Errorf("a rejected GDP applies")
+	// Only invalid GDPs, none accepted before: fail closed, like AMKO:
+	// nothing from the clusters is published (not the Corefile selection).
+	snap, vs = Compile(env, []GlobalDeploymentPolicy{bad}, nil, nil)
+	if snap.GDP == nil || !snap.GDP.Nothing || vs[0].Accepted || !strings.Contains(vs[0].Reason, "nothing from the clusters is published") {
+		t.Errorf("only a rejected GDP: snap %+v verdicts %+v", snap.GDP, vs)
+	}
+	// Only invalid GDPs after a valid one: the last accepted one stays.
+	last, _ := Compile(env, []GlobalDeploymentPolicy{good}, nil, nil)
+	snap, vs = Compile(env, []GlobalDeploymentPolicy{bad}, nil, last.GDP)
+	if snap.GDP != last.GDP || !strings.Contains(vs[0].Reason, "the last accepted policy, avi-system/global-gdp, stays in force") {
+		t.Errorf("an invalid update: snap %+v verdicts %+v", snap.GDP, vs)
+	}
+	// No GDP at all: the Corefile selection, as without amko.
+	if snap, _ := Compile(env, nil, nil, last.GDP); snap.GDP != nil {
+		t.Errorf("no GDP: %+v", snap.GDP)
+	}
+}
+
+// A GDP whose appSelector label the Corefile selector does not let through
+// selects objects gslb never sees: it is accepted with a note naming both.
+func TestGDPSelectorNotImpliedByTheCorefile(t *testing.T) {
+	env := testEnv()
+	g := mustGDP(t)
+	env.Selector = "app=gslb"
+	if _, vs := Compile(env, []GlobalDeploymentPolicy{g}, nil, nil); slices.ContainsFunc(vs[0].Notes, func(n string) bool { return strings.Contains(n, "not implied") }) {
+		t.Errorf("a matching selector got a note: %v", vs[0].Notes)
+	}
+	g.Spec.MatchRules.AppSelector.Label = map[string]string{"app": "shop"}
+	_, vs := Compile(env, []GlobalDeploymentPolicy{g}, nil, nil)
+	if !vs[0].Accepted || !slices.ContainsFunc(vs[0].Notes, func(n string) bool {
+		return strings.Contains(n, "matchRules.appSelector app=shop is not implied by the Corefile `selector app=gslb`")
+	}) {
+		t.Errorf("verdict %+v", vs[0])
 	}
 }
 
@@ -235,7 +266,7 @@ func mustRule(t *testing.T) GSLBHostRule {
 }
 
 func TestHostRuleOverGDP(t *testing.T) {
-	snap, vs := Compile(testEnv(), []GlobalDeploymentPolicy{mustGDP(t)}, []GSLBHostRule{mustRule(t)})
+	snap, vs := Compile(testEnv(), []GlobalDeploymentPolicy{mustGDP(t)}, []GSLBHostRule{mustRule(t)}, nil)
 	var hv Verdict
 	for _, v := range vs {
 		if v.Kind == KindHostRule {
@@ -275,7 +306,9 @@ func TestHostRuleOverGDP(t *testing.T) {
 		t.Fatalf("third-party members: %+v", r.Members)
 	}
 	for _, m := range r.Members {
-		if m.FQDN != fqdn || m.Check != (model.Check{}) || m.Overrides.TTL != model.Some(30) || m.Overrides.Priority.Set {
+		// No trafficSplit priority for their sites: AMKO's 1, a standby
+		// pool below the clusters.
+		if m.FQDN != fqdn || m.Check != (model.Check{}) || m.Overrides.TTL != model.Some(30) || m.Overrides.Priority != model.Some(1) {
 			t.Errorf("third-party member %+v", m)
 		}
 	}
@@ -309,7 +342,7 @@ func TestHostRulePriorities(t *testing.T) {
 		{"given, one omitted", rule(ptr(20), nil), model.Some(20), model.Opt{}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			snap, vs := Compile(env, nil, []GSLBHostRule{tc.rule})
+			snap, vs := Compile(env, nil, []GSLBHostRule{tc.rule}, nil)
 			if !vs[0].Accepted {
 				t.Fatal(vs[0].Reason)
 			}
@@ -376,7 +409,7 @@ func TestHostRuleRejections(t *testing.T) {
 			r := GSLBHostRule{ObjectMeta: meta("r", 0), Spec: GSLBHostRuleSpec{Fqdn: "web.gslb.sddc.lab"}}
 			tc.edit(&r.Spec)
 			good := GSLBHostRule{ObjectMeta: meta("good", 1), Spec: GSLBHostRuleSpec{Fqdn: "other.gslb.sddc.lab", TTL: ptr(5)}}
-			snap, vs := Compile(env, nil, []GSLBHostRule{r, good})
+			snap, vs := Compile(env, nil, []GSLBHostRule{r, good}, nil)
 			if vs[0].Accepted || !strings.Contains(vs[0].Reason, tc.reason) {
 				t.Fatalf("want rejected with %q, got %+v", tc.reason, vs[0])
 			}
@@ -390,7 +423,7 @@ func TestHostRuleRejections(t *testing.T) {
 func TestDuplicateHostRules(t *testing.T) {
 	older := GSLBHostRule{ObjectMeta: meta("older", 0), Spec: GSLBHostRuleSpec{Fqdn: "web.gslb.sddc.lab", TTL: ptr(5)}}
 	newer := GSLBHostRule{ObjectMeta: meta("newer", 1), Spec: GSLBHostRuleSpec{Fqdn: "WEB.gslb.sddc.lab.", TTL: ptr(7)}}
-	snap, vs := Compile(testEnv(), nil, []GSLBHostRule{newer, older})
+	snap, vs := Compile(testEnv(), nil, []GSLBHostRule{newer, older}, nil)
 	if snap.Rules["web.gslb.sddc.lab."].Common.TTL != model.Some(5) {
 		t.Errorf("the older rule must apply")
 	}
@@ -399,7 +432,7 @@ func TestDuplicateHostRules(t *testing.T) {
 	}
 	// An invalid older rule does not hold the name.
 	older.Spec.TTL = ptr(-1)
-	snap, _ = Compile(testEnv(), nil, []GSLBHostRule{newer, older})
+	snap, _ = Compile(testEnv(), nil, []GSLBHostRule{newer, older}, nil)
 	if snap.Rules["web.gslb.sddc.lab."].Common.TTL != model.Some(7) {
 		t.Errorf("the valid rule must apply when the older one is invalid")
 	}
@@ -411,7 +444,7 @@ func TestThirdPartySiteInTrafficSplit(t *testing.T) {
 		ThirdPartyMembers: []ThirdPartyMember{{Site: "dc3", VIP: "10.0.0.3"}},
 		TrafficSplit:      []TrafficSplit{{Cluster: "dc3", Weight: ptr(1), Priority: ptr(5)}, {Cluster: ctxA, Weight: ptr(1), Priority: ptr(10)}},
 	}}
-	snap, vs := Compile(testEnv(), nil, []GSLBHostRule{r})
+	snap, vs := Compile(testEnv(), nil, []GSLBHostRule{r}, nil)
 	if !vs[0].Accepted {
 		t.Fatal(vs[0].Reason)
 	}
@@ -434,7 +467,7 @@ func TestTooManyThirdPartySites(t *testing.T) {
 		}})
 		rules[i].Spec.Fqdn = rules[i].Name + ".gslb.sddc.lab"
 	}
-	_, vs := Compile(testEnv(), nil, rules)
+	_, vs := Compile(testEnv(), nil, rules, nil)
 	last := vs[len(vs)-1]
 	if last.Accepted || !strings.Contains(last.Reason, "third-party site names") {
 		t.Errorf("rule beyond the bound: %+v", last)
@@ -477,7 +510,7 @@ func TestPublish(t *testing.T) {
 	if !s.Publish("sitea", "shop", nil) {
 		t.Error("without a GDP the Corefile selection applies")
 	}
-	snap, _ := Compile(testEnv(), []GlobalDeploymentPolicy{mustGDP(t)}, nil)
+	snap, _ := Compile(testEnv(), []GlobalDeploymentPolicy{mustGDP(t)}, nil, nil)
 	snap.GDP.Sites = map[string]bool{"sitea": true}
 	s.snap.Store(snap)
 	if !s.Publish("sitea", "shop", map[string]string{"app": "gslb", "tier": "web"}) {
@@ -491,5 +524,34 @@ func TestPublish(t *testing.T) {
 	}
 	if l := s.Layer("sitea", "x.gslb.sddc.lab."); l.Overrides.TTL != model.Some(10) {
 		t.Errorf("layer: %+v", l)
+	}
+}
+
+// AMKO's GSLBConfig: memberClusters decide which sites are members; a
+// context the kubeconfig lacks is reported and the rest applies; AMKO reads
+// one GSLBConfig.
+func TestGSLBConfigMemberClusters(t *testing.T) {
+	env := testEnv()
+	gc := GSLBConfig{ObjectMeta: meta("gc-1", 0), Spec: GSLBConfigSpec{MemberClusters: []MemberCluster{{ClusterContext: ctxA}, {ClusterContext: "nowhere"}}}}
+	younger := GSLBConfig{ObjectMeta: meta("gc-2", 5)}
+	snap, vs := Compile(env, nil, nil, nil, younger, gc)
+	if !snap.Members["sitea"] || snap.Members["siteb"] || len(snap.Members) != 1 {
+		t.Errorf("members %v", snap.Members)
+	}
+	if len(vs) != 2 || !vs[0].Accepted || vs[0].Name != "gc-1" || vs[1].Accepted || !strings.Contains(vs[1].Reason, "AMKO reads one") {
+		t.Fatalf("verdicts %+v", vs)
+	}
+	notes := strings.Join(vs[0].Notes, "\n")
+	for _, want := range []string{`context "nowhere" is not in gslb's kubeconfig`, "sites siteb are watched by the Corefile but not listed"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	// Without a GSLBConfig, or with empty memberClusters, every site is a member.
+	if snap, _ := Compile(env, nil, nil, nil); snap.Members != nil {
+		t.Errorf("no GSLBConfig: members %v", snap.Members)
+	}
+	if snap, _ := Compile(env, nil, nil, nil, GSLBConfig{ObjectMeta: meta("gc", 0)}); snap.Members != nil {
+		t.Errorf("empty memberClusters: members %v", snap.Members)
 	}
 }

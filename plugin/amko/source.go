@@ -59,11 +59,14 @@ type Source struct {
 	cfg     Config
 	store   *model.Store
 	dyn     dynamic.Interface
-	factory dynamicinformer.DynamicSharedInformerFactory
-	gdpInf  cache.SharedIndexInformer
-	hrInf   cache.SharedIndexInformer
-	regs    []cache.ResourceEventHandlerRegistration
-	ns      *namespaces
+	factory dynamicinformer.DynamicSharedInformerFactory // GDPs, in Namespace
+	// hrFactory watches GSLBHostRules in every namespace, as AMKO does:
+	// app teams keep them next to their Ingresses.
+	hrFactory dynamicinformer.DynamicSharedInformerFactory
+	gdpInf    cache.SharedIndexInformer
+	hrInf     cache.SharedIndexInformer
+	regs      []cache.ResourceEventHandlerRegistration
+	ns        *namespaces
 
 	snap     atomic.Pointer[Snapshot]
 	synced   atomic.Bool
@@ -76,11 +79,15 @@ type Source struct {
 	stopOnce sync.Once
 
 	// owned by the run goroutine
-	logged      map[string]string // object -> last logged verdict
-	selection   string            // last logged selection mode
-	memberKeys  map[string]bool   // store keys of third-party members
-	statusByKey map[string]bool   // objects whose status write failed and was logged
-	useUpdate   atomic.Bool       // the CRD has no status subresource
+	logged      map[string]string            // object -> last logged verdict
+	selection   string                       // last logged selection mode
+	memberKeys  map[string]bool              // store keys of third-party members
+	statusByKey map[string]bool              // objects whose status write failed and was logged
+	gslbConfigs atomic.Pointer[[]GSLBConfig] // nil until listed once
+	configErr   string                       // last logged list error
+	amkoChecked time.Time                    // when AMKO's StatefulSet was last looked for
+	amkoRuns    string                       // why status is not written ("" = AMKO does not run)
+	useUpdate   atomic.Bool                  // the CRD has no status subresource
 	watchErr    atomic.Bool
 }
 
@@ -106,8 +113,9 @@ func newSource(cfg Config, store *model.Store, dyn dynamic.Interface) *Source {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.factory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, cfg.Namespace, nil)
-	s.gdpInf = s.watch(GDPResource, KindGDP)
-	s.hrInf = s.watch(HostRuleResource, KindHostRule)
+	s.hrFactory = dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, metav1.NamespaceAll, nil)
+	s.gdpInf = s.watch(s.factory, GDPResource, KindGDP, "in namespace "+cfg.Namespace)
+	s.hrInf = s.watch(s.hrFactory, HostRuleResource, KindHostRule, "in any namespace")
 	configs := map[string]*rest.Config{}
 	for _, c := range cfg.Clusters {
 		configs[c.Site] = c.Config
@@ -116,20 +124,26 @@ func newSource(cfg Config, store *model.Store, dyn dynamic.Interface) *Source {
 	return s
 }
 
-func (s *Source) watch(gvr schema.GroupVersionResource, kind string) cache.SharedIndexInformer {
-	inf := s.factory.ForResource(gvr).Informer()
+func (s *Source) watch(factory dynamicinformer.DynamicSharedInformerFactory, gvr schema.GroupVersionResource, kind, where string) cache.SharedIndexInformer {
+	inf := factory.ForResource(gvr).Informer()
 	_ = inf.SetTransform(kube.StripManagedFields)
 	_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 		if s.watchErr.Swap(true) {
 			return
 		}
-		if apierrors.IsNotFound(err) {
-			log.Errorf("AMKO: cannot list %ss in namespace %s of leader context %q: the AMKO CRDs are not installed there (%v); "+
-				"install them (gdp_def.yaml, gslbhostrule_def.yaml) or point `amko` at the context that holds them", kind, s.cfg.Namespace, s.cfg.Leader.Context, err)
+		if apierrors.IsForbidden(err) {
+			log.Errorf("AMKO: the credentials of leader context %q may not list and watch %ss %s (403 Forbidden): %v; "+
+				"grant the verbs `list` and `watch` on the resource %s.%s %s (deploy/rbac-amko.yaml has them); until then the last accepted policy stays, or nothing from the clusters is published",
+				s.cfg.Leader.Context, kind, where, err, gvr.Resource, gvr.Group, where)
 			return
 		}
-		log.Warningf("AMKO: lost the watch on %ss in namespace %s of leader context %q: %v; keeping the last known policy until it returns",
-			kind, s.cfg.Namespace, s.cfg.Leader.Context, err)
+		if apierrors.IsNotFound(err) {
+			log.Errorf("AMKO: cannot list %ss %s of leader context %q: the AMKO CRDs are not installed there (%v); "+
+				"install them (gdp_def.yaml, gslbhostrule_def.yaml) or point `amko` at the context that holds them", kind, where, s.cfg.Leader.Context, err)
+			return
+		}
+		log.Warningf("AMKO: lost the watch on %ss %s of leader context %q: %v; keeping the last known policy until it returns",
+			kind, where, s.cfg.Leader.Context, err)
 	})
 	reg, _ := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { s.poke() },
@@ -163,6 +177,7 @@ func (s *Source) poke() {
 func (s *Source) Start() {
 	syncedGauge.Set(0)
 	s.factory.Start(s.stop)
+	s.hrFactory.Start(s.stop)
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -178,6 +193,79 @@ func (s *Source) Start() {
 		defer s.wg.Done()
 		s.run()
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.pollConfigs()
+	}()
+}
+
+// configPoll is how often AMKO's GSLBConfig is read. It changes when a
+// cluster joins or leaves the federation, rarely enough that a list every
+// so often is cheaper than one more watch per replica.
+const configPoll = 15 * time.Second
+
+// pollConfigs lists the GSLBConfigs of the namespace now and every
+// configPoll. Without the CRD there is no GSLBConfig: every Corefile site
+// is a member, as before AMKO's objects are installed.
+func (s *Source) pollConfigs() {
+	tick := time.NewTicker(configPoll)
+	defer tick.Stop()
+	for {
+		s.listConfigs()
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Source) listConfigs() {
+	ctx, cancel := context.WithTimeout(s.ctx, statusTimeout)
+	defer cancel()
+	list, err := s.dyn.Resource(ConfigResource).Namespace(s.cfg.Namespace).List(ctx, metav1.ListOptions{})
+	var configs []GSLBConfig
+	msg := ""
+	switch {
+	case apierrors.IsNotFound(err):
+		// No GSLBConfig CRD: no memberClusters to honour.
+	case apierrors.IsForbidden(err):
+		msg = fmt.Sprintf("AMKO: the credentials of leader context %q may not list gslbconfigs in namespace %s (403 Forbidden): grant the verb `list` on gslbconfigs.amko.vmware.com there (deploy/rbac-amko.yaml); until then every Corefile site is a member", s.cfg.Leader.Context, s.cfg.Namespace)
+	case err != nil:
+		if s.ctx.Err() == nil && s.configErr == "" {
+			s.configErr = "unreachable"
+			log.Warningf("AMKO: cannot list GSLBConfigs in namespace %s of leader context %q: %v; keeping what was read before", s.cfg.Namespace, s.cfg.Leader.Context, err)
+		}
+		return
+	default:
+		for _, u := range list.Items {
+			var c GSLBConfig
+			if err := fromUnstructured(u.Object, &c); err != nil {
+				log.Warningf("AMKO: GSLBConfig %s/%s cannot be read (%v): ignored; fix its spec", u.GetNamespace(), u.GetName(), err)
+				continue
+			}
+			configs = append(configs, c)
+		}
+	}
+	if msg != s.configErr {
+		if msg != "" {
+			log.Error(msg)
+		}
+		s.configErr = msg
+	}
+	if old := s.gslbConfigs.Load(); old == nil || !reflect.DeepEqual(*old, configs) {
+		s.gslbConfigs.Store(&configs)
+		s.poke()
+	}
+}
+
+// configs returns the GSLBConfigs last listed.
+func (s *Source) configs() []GSLBConfig {
+	if c := s.gslbConfigs.Load(); c != nil {
+		return slices.Clone(*c)
+	}
+	return nil
 }
 
 // Stop ends the informers and waits for the goroutines.
@@ -186,6 +274,7 @@ func (s *Source) Stop() {
 		close(s.stop)
 		s.cancel()
 		s.factory.Shutdown()
+		s.hrFactory.Shutdown()
 		s.ns.shutdown()
 		s.wg.Wait()
 	})
@@ -198,7 +287,7 @@ func (s *Source) HasSynced() bool { return s.synced.Load() }
 func (s *Source) Leader() string { return s.cfg.Leader.Context }
 
 func (s *Source) informersSynced() bool {
-	if !s.gdpInf.HasSynced() || !s.hrInf.HasSynced() {
+	if !s.gdpInf.HasSynced() || !s.hrInf.HasSynced() || s.gslbConfigs.Load() == nil {
 		return false
 	}
 	for _, r := range s.regs {
@@ -218,10 +307,13 @@ func (s *Source) run() {
 			return
 		case <-timeout.C:
 			if !s.synced.Load() {
+				// Fail closed, as AMKO: without its policy it publishes
+				// nothing. Static and Avi members are not concerned.
 				log.Warningf("AMKO: the policy objects in namespace %s of leader context %q are not listed after %s; "+
-					"publishing every object the Corefile selector watches, without GDP or GSLBHostRule settings, until they are",
+					"publishing nothing from the clusters until they are (AMKO fails closed the same way)",
 					s.cfg.Namespace, s.cfg.Leader.Context, s.cfg.StartupTimeout)
-				s.swap(&Snapshot{Ready: true, Rules: map[string]*HostRule{}})
+				s.swap(&Snapshot{Ready: true, Rules: map[string]*HostRule{},
+					GDP: &GDPRule{Name: "(AMKO objects not listed yet)", Sites: map[string]bool{}, Nothing: true}})
 			}
 		case <-s.kick:
 			if s.informersSynced() {
@@ -239,7 +331,11 @@ func (s *Source) Snapshot() *Snapshot { return s.snap.Load() }
 // reports verdicts (log, metrics, status).
 func (s *Source) recompute() {
 	gdps, rules, unreadable := s.list()
-	snap, verdicts := Compile(&s.cfg.Env, gdps, rules)
+	var last *GDPRule
+	if old := s.snap.Load(); old != nil {
+		last = old.GDP
+	}
+	snap, verdicts := Compile(&s.cfg.Env, gdps, rules, last, s.configs()...)
 	verdicts = append(verdicts, unreadable...)
 	if snap.NeedsNamespaces() {
 		if started := s.ns.ensure(slices.Sorted(maps.Keys(snap.GDP.Sites))); len(started) > 0 {
@@ -322,7 +418,7 @@ func (s *Source) list() ([]GlobalDeploymentPolicy, []GSLBHostRule, []Verdict) {
 
 // report logs each verdict once per content, and sets the metrics.
 func (s *Source) report(snap *Snapshot, verdicts []Verdict) {
-	counts := map[string][2]int{KindGDP: {}, KindHostRule: {}}
+	counts := map[string][2]int{KindGDP: {}, KindHostRule: {}, KindConfig: {}}
 	seen := map[string]bool{}
 	for _, v := range verdicts {
 		c := counts[v.Kind]
@@ -378,9 +474,59 @@ func (s *Source) report(snap *Snapshot, verdicts []Verdict) {
 	}
 }
 
+// AMKOStatefulSet is how AMKO's Helm chart runs it: StatefulSet "amko" in
+// the namespace of its objects.
+var statefulSetResource = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+
+const (
+	amkoStatefulSet = "amko"
+	// amkoRecheck bounds how often the StatefulSet is looked for.
+	amkoRecheck = 30 * time.Second
+)
+
+// amkoRunning tells why status must not be written: AMKO itself runs and
+// writes the same fields, so the two would overwrite each other at every
+// change. "" means it does not run. A lookup that fails also stops the
+// writes: better no status than a fight.
+func (s *Source) amkoRunning() string {
+	if now := time.Now(); now.Sub(s.amkoChecked) < amkoRecheck {
+		return s.amkoRuns
+	}
+	s.amkoChecked = time.Now()
+	ctx, cancel := context.WithTimeout(s.ctx, statusTimeout)
+	defer cancel()
+	u, err := s.dyn.Resource(statefulSetResource).Namespace(s.cfg.Namespace).Get(ctx, amkoStatefulSet, metav1.GetOptions{})
+	why := ""
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		why = fmt.Sprintf("cannot tell whether AMKO runs (get statefulsets/%s in namespace %s: %v); grant `get` on it (deploy/rbac-amko.yaml)", amkoStatefulSet, s.cfg.Namespace, err)
+	default:
+		replicas, found, _ := unstructured.NestedInt64(u.Object, "spec", "replicas")
+		if !found || replicas > 0 {
+			why = fmt.Sprintf("AMKO runs (StatefulSet %s/%s has %d replicas) and writes the same status; scale it to 0 when gslb takes over", s.cfg.Namespace, amkoStatefulSet, max(replicas, 1))
+		}
+	}
+	if why != s.amkoRuns {
+		if why != "" {
+			log.Warningf("AMKO: amko_status writes no status while %s", why)
+		} else {
+			log.Infof("AMKO: AMKO no longer runs in namespace %s: amko_status writes the objects' status", s.cfg.Namespace)
+		}
+		s.amkoRuns = why
+	}
+	return why
+}
+
 // writeStatus writes AMKO's status on objects whose status differs.
 func (s *Source) writeStatus(verdicts []Verdict) {
+	if s.amkoRunning() != "" {
+		return
+	}
 	for _, v := range verdicts {
+		if v.Kind == KindConfig {
+			continue // AMKO writes its own state there
+		}
 		inf, gvr := s.hrInf, HostRuleResource
 		if v.Kind == KindGDP {
 			inf, gvr = s.gdpInf, GDPResource
@@ -472,6 +618,9 @@ func (s *Source) Publish(site, namespace string, labels map[string]string) bool 
 		return false
 	}
 	g := snap.GDP
+	if snap.Members != nil && !snap.Members[site] {
+		return false // not a member cluster in AMKO's GSLBConfig
+	}
 	if g == nil {
 		return true
 	}

@@ -29,6 +29,12 @@ func unstructuredOf(t *testing.T, obj any, gvr schema.GroupVersionResource, kind
 	return u
 }
 
+// listKinds are the resources the source lists.
+var listKinds = map[schema.GroupVersionResource]string{
+	GDPResource: "GlobalDeploymentPolicyList", HostRuleResource: "GSLBHostRuleList",
+	ConfigResource: "GSLBConfigList", statefulSetResource: "StatefulSetList",
+}
+
 // TestSourceLifecycle runs the informers against a fake API: the first
 // list makes it synced, a host rule's third-party members reach the store,
 // a change notifies the watchers, and statuses are written like AMKO's.
@@ -36,9 +42,7 @@ func TestSourceLifecycle(t *testing.T) {
 	gdp := mustGDP(t)
 	rule := mustRule(t)
 	bad := GSLBHostRule{ObjectMeta: meta("bad", 1), Spec: GSLBHostRuleSpec{Fqdn: "web.example.org"}}
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		GDPResource: "GlobalDeploymentPolicyList", HostRuleResource: "GSLBHostRuleList",
-	},
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds,
 		unstructuredOf(t, &gdp, GDPResource, KindGDP),
 		unstructuredOf(t, &rule, HostRuleResource, KindHostRule),
 		unstructuredOf(t, &bad, HostRuleResource, KindHostRule),
@@ -104,19 +108,54 @@ func TestSourceLifecycle(t *testing.T) {
 }
 
 // TestSourceStartupTimeout: without the objects (CRDs missing, leader away)
-// the Corefile selection applies after the startup timeout.
+// gslb fails closed after the startup timeout, as AMKO: nothing from the
+// clusters is published (and the snapshot is ready, so the plugin is not
+// stuck waiting).
 func TestSourceStartupTimeout(t *testing.T) {
-	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		GDPResource: "GlobalDeploymentPolicyList", HostRuleResource: "GSLBHostRuleList",
-	})
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds)
 	s := newSource(Config{Leader: kube.Cluster{Site: "sitea", Context: ctxA}, Env: *testEnv(), StartupTimeout: 50 * time.Millisecond}, model.NewStore(), dyn)
 	// Never let the informers sync: the run loop alone, as when the
 	// leader does not answer.
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.run() }()
 	defer func() { close(s.stop); s.wg.Wait() }()
-	testutil.Eventually(t, "fallback", func() bool { return s.Publish("siteb", "shop", nil) })
+	testutil.Eventually(t, "fallback", func() bool { snap := s.Snapshot(); return snap != nil && snap.Ready })
+	if s.Publish("siteb", "shop", map[string]string{"app": "gslb"}) {
+		t.Error("published without the AMKO objects")
+	}
 	if s.HasSynced() {
 		t.Error("the fallback is not a sync")
+	}
+}
+
+// TestNoStatusWhileAMKORuns: AMKO writes the same status fields; while its
+// StatefulSet runs, amko_status writes nothing and says why once.
+func TestNoStatusWhileAMKORuns(t *testing.T) {
+	l := testutil.CaptureLog(t)
+	bad := GSLBHostRule{ObjectMeta: meta("bad", 1), Spec: GSLBHostRuleSpec{Fqdn: "web.example.org"}}
+	amko := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1", "kind": "StatefulSet",
+		"metadata": map[string]any{"name": "amko", "namespace": "avi-system"},
+		"spec":     map[string]any{"replicas": int64(1)},
+	}}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds, unstructuredOf(t, &bad, HostRuleResource, KindHostRule), amko)
+	s := newSource(Config{Leader: kube.Cluster{Site: "sitea", Context: ctxA}, Status: true, Env: *testEnv(), StartupTimeout: time.Minute}, model.NewStore(), dyn)
+	s.Start()
+	defer s.Stop()
+	testutil.Eventually(t, "sync", s.HasSynced)
+	testutil.Eventually(t, "the reason in the log", func() bool {
+		return strings.Contains(l.String(), "amko_status writes no status while AMKO runs (StatefulSet avi-system/amko has 1 replicas)")
+	})
+	s.poke()
+	time.Sleep(200 * time.Millisecond)
+	u, err := dyn.Resource(HostRuleResource).Namespace("avi-system").Get(context.Background(), "bad", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := unstructured.NestedMap(u.Object, "status"); len(st) > 0 {
+		t.Errorf("status written while AMKO runs: %v", st)
+	}
+	if n := strings.Count(l.String(), "writes no status"); n != 1 {
+		t.Errorf("said %d times, want once: %s", n, l)
 	}
 }

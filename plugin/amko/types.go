@@ -22,13 +22,46 @@ const Group = "amko.vmware.com"
 var (
 	GDPResource      = schema.GroupVersionResource{Group: Group, Version: "v1alpha2", Resource: "globaldeploymentpolicies"}
 	HostRuleResource = schema.GroupVersionResource{Group: Group, Version: "v1alpha1", Resource: "gslbhostrules"}
+	ConfigResource   = schema.GroupVersionResource{Group: Group, Version: "v1alpha1", Resource: "gslbconfigs"}
 )
 
 // Kinds, as they appear in logs, metrics and status.
 const (
 	KindGDP      = "GlobalDeploymentPolicy"
 	KindHostRule = "GSLBHostRule"
+	KindConfig   = "GSLBConfig"
 )
+
+// GSLBConfig is AMKO's own configuration. gslb reads memberClusters, the
+// kubeconfig contexts AMKO watches; its other fields have Corefile
+// counterparts (see the README's AMKO section).
+type GSLBConfig struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              GSLBConfigSpec `json:"spec"`
+}
+
+// GSLBConfigSpec is the spec of a GSLBConfig.
+type GSLBConfigSpec struct {
+	GSLBLeader          *GSLBLeader     `json:"gslbLeader,omitempty"`
+	MemberClusters      []MemberCluster `json:"memberClusters,omitempty"`
+	RefreshInterval     *int            `json:"refreshInterval,omitempty"`
+	LogLevel            string          `json:"logLevel,omitempty"`
+	UseCustomGlobalFqdn *bool           `json:"useCustomGlobalFqdn,omitempty"`
+}
+
+// GSLBLeader names the Avi GSLB leader AMKO programs.
+type GSLBLeader struct {
+	ControllerIP      string `json:"controllerIP,omitempty"`
+	ControllerVersion string `json:"controllerVersion,omitempty"`
+	Credentials       string `json:"credentials,omitempty"`
+	Tenant            string `json:"tenant,omitempty"`
+}
+
+// MemberCluster is one kubeconfig context AMKO watches.
+type MemberCluster struct {
+	ClusterContext string `json:"clusterContext"`
+}
 
 // GlobalDeploymentPolicy selects the objects that are GSLB services and
 // gives their default settings.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,7 +86,7 @@ func kindOf(err error) Kind {
 	return KindUnreachable
 }
 
-// maxBody bounds what one answer may hold (a page of 200 services is well
+// maxBody bounds what one answer may hold (a page of 100 services is well
 // under 1 MiB; runtime with metrics a few).
 const maxBody = 64 << 20
 
@@ -101,6 +102,7 @@ type client struct {
 	tenant  string
 	timeout time.Duration
 	creds   func() (Credentials, error)
+	gate    *loginGate
 
 	loginMu sync.Mutex // one login at a time
 	mu      sync.Mutex
@@ -115,7 +117,7 @@ func TLSConfig(roots *x509.CertPool, insecure bool) *tls.Config {
 	return &tls.Config{RootCAs: roots, InsecureSkipVerify: insecure, MinVersion: tls.VersionTLS12} //nolint:gosec // insecure is the Corefile's explicit opt-out
 }
 
-func newClient(origin, version, tenant string, timeout time.Duration, tlsCfg *tls.Config, creds func() (Credentials, error)) *client {
+func newClient(origin, version, tenant string, timeout time.Duration, tlsCfg *tls.Config, creds func() (Credentials, error), gate *loginGate) *client {
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -132,6 +134,7 @@ func newClient(origin, version, tenant string, timeout time.Duration, tlsCfg *tl
 		tenant:  tenant,
 		timeout: timeout,
 		creds:   creds,
+		gate:    gate,
 		hc: &http.Client{
 			Transport: tr,
 			// A redirect is a wrong URL (or a login page): report it,
@@ -170,6 +173,9 @@ func (c *client) login(ctx context.Context) error {
 	if err != nil {
 		return &Error{Kind: KindAuth, Op: op, Msg: err.Error()}
 	}
+	if c.gate.refused(cr) {
+		return &Error{Kind: KindAuth, Op: op, Msg: fmt.Sprintf("not logging in as %q again: the controller refused these credentials", cr.Username)}
+	}
 	body := map[string]string{"username": cr.Username}
 	if cr.Token != "" {
 		body["token"] = cr.Token
@@ -184,6 +190,7 @@ func (c *client) login(ctx context.Context) error {
 	switch {
 	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		c.gate.refuse(cr)
 		return &Error{Kind: KindAuth, Op: op, Status: resp.StatusCode, Msg: fmt.Sprintf("login as %q refused: %s", cr.Username, message(data))}
 	default:
 		return statusError(op, resp, data)
@@ -206,7 +213,57 @@ func (c *client) login(ctx context.Context) error {
 	c.mu.Lock()
 	c.cookies, c.csrf = cookies, csrf
 	c.mu.Unlock()
+	c.gate.accept()
 	return nil
+}
+
+// loginGate remembers credentials a controller refused, so that they are
+// not tried again: Avi locks an account after 3 failed logins (for 30
+// minutes by default), and the account is often AMKO's too, so retrying a
+// wrong password would take AMKO down with us. Credentials are tried again
+// once they, or the file they come from (its mtime), change. One gate
+// serves every controller of a source: they share the user database.
+type loginGate struct {
+	stamp func() string // the credentials file's version; nil without a file
+
+	mu         sync.Mutex
+	blocked    bool
+	blockedFor Credentials
+	blockedAt  string
+}
+
+func (g *loginGate) version() string {
+	if g.stamp == nil {
+		return ""
+	}
+	return g.stamp()
+}
+
+func (g *loginGate) refused(cr Credentials) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.blocked && cr == g.blockedFor && g.version() == g.blockedAt
+}
+
+func (g *loginGate) refuse(cr Credentials) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.blocked, g.blockedFor, g.blockedAt = true, cr, g.version()
+}
+
+func (g *loginGate) accept() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.blocked = false
+}
+
+// fileStamp is a file's modification time and size, "" when unreadable.
+func fileStamp(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", fi.ModTime().UnixNano(), fi.Size())
 }
 
 // get fetches pathQuery ("/api/...") into out, logging in first when
@@ -420,14 +477,36 @@ func pathOnly(pathQuery string) string {
 	return p
 }
 
-// page is one page of an Avi collection.
-type page[T any] struct {
-	Count   *int   `json:"count"`
-	Next    string `json:"next"`
-	Results []T    `json:"results"`
+// page is one page of an Avi collection. Its objects are kept raw and
+// decoded one by one, so that one object of an unexpected shape is left
+// out (and reported) instead of failing the whole poll.
+type page struct {
+	Count   *int              `json:"count"`
+	Next    string            `json:"next"`
+	Results []json.RawMessage `json:"results"`
 }
 
-// maxPages bounds a collection walk (a million objects at page size 200).
+// Skipped is an object of a collection that does not decode into its
+// alb-sdk model. It is left out of the poll; the caller keeps what it knew
+// of the object before.
+type Skipped struct {
+	UUID string // "" when even the uuid is unreadable
+	Name string
+	Msg  string
+}
+
+func (s Skipped) String() string {
+	id := s.UUID
+	if s.Name != "" {
+		id = fmt.Sprintf("%s (%s)", s.Name, s.UUID)
+	}
+	if id == "" {
+		id = "an object without a readable uuid"
+	}
+	return id + ": " + s.Msg
+}
+
+// maxPages bounds a collection walk (half a million objects at page size 100).
 const maxPages = 5000
 
 // collect reads every page of the collection at path. It follows the
@@ -437,39 +516,69 @@ const maxPages = 5000
 // are missing, the following page number is asked for explicitly. alb-sdk's
 // GetAll is not used: it returns zero objects, and no error, for absolute
 // next links.
-func collect[T any](ctx context.Context, c *client, path string, pageSize int) ([]T, error) {
+func collect[T any](ctx context.Context, c *client, path string, pageSize int) ([]T, []Skipped, error) {
 	op := "GET " + path
 	q := url.Values{"page_size": {strconv.Itoa(pageSize)}}
 	next := path + "?" + q.Encode()
 	seen := map[string]bool{next: true}
-	var out []T
+	var (
+		out     []T
+		skipped []Skipped
+		total   int
+	)
 	for n := 1; ; n++ {
-		var p page[T]
+		var p page
 		if err := c.get(ctx, next, &p); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if p.Count == nil {
-			return nil, &Error{Kind: KindMalformed, Op: op, Status: http.StatusOK, Msg: "the answer has no count: it is not an Avi collection"}
+			return nil, nil, &Error{Kind: KindMalformed, Op: op, Status: http.StatusOK, Msg: "the answer has no count: it is not an Avi collection"}
 		}
-		out = append(out, p.Results...)
+		total += len(p.Results)
+		for _, raw := range p.Results {
+			var v T
+			if err := decode(op, raw, &v); err != nil {
+				skipped = append(skipped, skippedObject(raw, err))
+				continue
+			}
+			out = append(out, v)
+		}
 		switch {
 		case p.Next != "":
 			rel, err := relative(p.Next)
 			if err != nil {
-				return nil, &Error{Kind: KindMalformed, Op: op, Status: http.StatusOK, Msg: err.Error()}
+				return nil, nil, &Error{Kind: KindMalformed, Op: op, Status: http.StatusOK, Msg: err.Error()}
 			}
 			next = rel
-		case len(out) < *p.Count && len(p.Results) > 0:
+		case total < *p.Count && len(p.Results) > 0:
 			q.Set("page", strconv.Itoa(n+1))
 			next = path + "?" + q.Encode()
 		default:
-			return out, nil
+			return out, skipped, nil
 		}
 		if seen[next] || n >= maxPages {
-			return nil, &Error{Kind: KindMalformed, Op: op, Status: http.StatusOK, Msg: "the next links loop"}
+			return nil, nil, &Error{Kind: KindMalformed, Op: op, Status: http.StatusOK, Msg: "the next links loop"}
 		}
 		seen[next] = true
 	}
+}
+
+// skippedObject names an object that failed to decode, as far as its uuid
+// and name can still be read.
+func skippedObject(raw json.RawMessage, err error) Skipped {
+	var id struct {
+		UUID string `json:"uuid"`
+		Name string `json:"name"`
+	}
+	// encoding/json goes on past a field of the wrong type, so whichever
+	// of the two is a string is read.
+	_ = json.Unmarshal(raw, &id)
+	msg := err.Error()
+	var e *Error
+	if errors.As(err, &e) {
+		msg = e.Msg
+	}
+	return Skipped{UUID: clip(id.UUID), Name: clip(id.Name), Msg: msg}
 }
 
 // relative turns an absolute (or relative) next link into path?query.

@@ -42,4 +42,18 @@ var (
 		Name:      "avi_ignored_names",
 		Help:      "Domain names (and members) of Avi GslbServices that are not served: outside every zone, wildcards, or without a usable address.",
 	})
+
+	malformedGauge = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "gslb",
+		Name:      "avi_malformed_objects",
+		Help:      "Avi objects (GslbServices, inventory entries, runtimes) of the last successful poll that did not decode into their model; their last known state is kept.",
+	})
+
+	expiredGauge = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "gslb",
+		Name:      "avi_verdicts_expired",
+		Help:      "1 while no Avi controller has answered for longer than the grace period, so Avi's member verdicts are not used.",
+	})
 )

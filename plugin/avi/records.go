@@ -13,6 +13,7 @@ import (
 const (
 	aviDefaultPriority = 10 // GslbPool.priority
 	aviDefaultRatio    = 1  // GslbPoolMember.ratio
+	aviDefaultNumDNSIP = 1  // GslbService.num_dns_ip
 	// UnknownSite names members that belong to no Avi site: VIP-only
 	// (third-party, AMKO syncVipOnly) members without a cluster_uuid for
 	// which the runtime names no site either.
@@ -34,7 +35,10 @@ type Extracted struct {
 
 // FromService maps one GslbService and its runtime (nil when none is known
 // yet) to records; see the package documentation for the rules.
-func FromService(gs *models.GslbService, rt *models.GslbServiceRuntime, site SiteNamer, inZone func(string) bool) Extracted {
+//
+// check, when set, is the probe every member with an address gets (the
+// Corefile's forced health_check); Avi's verdict stays an input beside it.
+func FromService(gs *models.GslbService, rt *models.GslbServiceRuntime, site SiteNamer, inZone func(string) bool, check model.Check) Extracted {
 	var out Extracted
 	if gs == nil || !isTrue(gs.Enabled, true) {
 		return out
@@ -99,7 +103,11 @@ func FromService(gs *models.GslbService, rt *models.GslbServiceRuntime, site Sit
 		for _, m := range members {
 			o := ov
 			o.Weight, o.Priority = model.Some(m.weight), model.Some(m.priority)
-			out.Records = append(out.Records, model.Record{FQDN: fqdn, Member: m.m, Overrides: o, SourceDown: m.down})
+			r := model.Record{FQDN: fqdn, Member: m.m, Overrides: o, SourceDown: m.down}
+			if !m.m.IsAlias() {
+				r.Check = check
+			}
+			out.Records = append(out.Records, r)
 		}
 	}
 	return out
@@ -111,9 +119,10 @@ func serviceOverrides(gs *models.GslbService) model.Overrides {
 	if gs.TTL != nil {
 		o.TTL = model.Some(min(int(*gs.TTL), model.MaxTTL))
 	}
-	if gs.NumDNSIP != nil {
-		o.Answers = model.Some(min(int(*gs.NumDNSIP), model.MaxAnswers))
-	}
+	// Avi's DNS profile answers one address per query unless num_dns_ip
+	// says otherwise (0 = all), and AMKO leaves it unset: so does the
+	// walkthrough's dig, alternating between the sites.
+	o.Answers = model.Some(min(int(num(gs.NumDNSIP, aviDefaultNumDNSIP)), model.MaxAnswers))
 	o.Down = downResponse(gs.DownResponse)
 	if g := leadingGroup(gs.Groups); g != nil {
 		o.Algorithm, o.Fallback, o.HashMask4, o.HashMask6 = groupAlgorithm(g)

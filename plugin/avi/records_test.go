@@ -77,7 +77,7 @@ func show(recs []model.Record) []string {
 func TestFromServiceFixtures(t *testing.T) {
 	all := fixtureServices(t)
 
-	shop := FromService(all[avisim.OnlineshopUUID], nil, labSites, labZone)
+	shop := FromService(all[avisim.OnlineshopUUID], nil, labSites, labZone, model.Check{})
 	want := []string{
 		"onlineshop.gslb.sddc.lab. site-a 172.26.17.21 w=1 p=10",
 		"onlineshop.gslb.sddc.lab. site-b 172.27.17.21 w=1 p=10",
@@ -86,11 +86,17 @@ func TestFromServiceFixtures(t *testing.T) {
 		t.Errorf("onlineshop\n got %q\nwant %q", got, want)
 	}
 	o := shop.Records[0].Overrides
-	if o.TTL != model.Some(10) || o.Algorithm != model.RoundRobin || o.Down.Kind != model.DownNone || o.Answers.Set {
+	// No num_dns_ip in the fixture (AMKO leaves it unset): Avi's DNS
+	// profile then answers one address per query.
+	if o.TTL != model.Some(10) || o.Algorithm != model.RoundRobin || o.Down.Kind != model.DownNone || o.Answers != model.Some(1) {
 		t.Errorf("onlineshop overrides: %+v", o)
 	}
+	all[avisim.OnlineshopUUID].NumDNSIP = avisim.U32(0)
+	if o := FromService(all[avisim.OnlineshopUUID], nil, labSites, labZone, model.Check{}).Records[0].Overrides; o.Answers != model.Some(0) {
+		t.Errorf("num_dns_ip 0 (all addresses): answers %+v", o.Answers)
+	}
 
-	pay := FromService(all[avisim.PaymentsUUID], nil, labSites, labZone)
+	pay := FromService(all[avisim.PaymentsUUID], nil, labSites, labZone, model.Check{})
 	want = []string{
 		"pay.gslb.sddc.lab. avi 198.51.100.40 w=1 p=10",
 		"pay.gslb.sddc.lab. site-a 203.0.113.30 w=8 p=20",
@@ -119,7 +125,7 @@ func TestFromServiceRuntimeFixture(t *testing.T) {
 	if len(rts) != 1 {
 		t.Fatalf("runtime fixture: %d entries", len(rts))
 	}
-	ex := FromService(all[avisim.OnlineshopUUID], rts[0], labSites, labZone)
+	ex := FromService(all[avisim.OnlineshopUUID], rts[0], labSites, labZone, model.Check{})
 	want := []string{
 		"onlineshop.gslb.sddc.lab. site-a 172.26.17.21 w=1 p=10",
 		"onlineshop.gslb.sddc.lab. site-b 172.27.17.21 w=1 p=10 down",
@@ -135,7 +141,7 @@ func TestInventoryFixtureDecodes(t *testing.T) {
 	if len(inv.Results) != 1 || inv.Results[0].Runtime == nil || *inv.Results[0].UUID != avisim.OnlineshopUUID {
 		t.Fatalf("inventory: %+v", inv)
 	}
-	ex := FromService(fixtureServices(t)[avisim.OnlineshopUUID], inv.Results[0].Runtime, labSites, labZone)
+	ex := FromService(fixtureServices(t)[avisim.OnlineshopUUID], inv.Results[0].Runtime, labSites, labZone, model.Check{})
 	for _, r := range ex.Records {
 		if r.SourceDown {
 			t.Errorf("%v is down; the inventory says every member is up", r)
@@ -153,14 +159,14 @@ func TestFromServiceLegacyList(t *testing.T) {
 	inZone := func(fqdn string) bool { return dns.IsSubDomain("avi-container-dns.internal.", fqdn) }
 	n := 0
 	for _, gs := range list.Results {
-		ex := FromService(gs, nil, labSites, inZone)
+		ex := FromService(gs, nil, labSites, inZone, model.Check{})
 		for _, r := range ex.Records {
 			if r.Member.Site != UnknownSite || !r.Member.Addr.IsValid() || !r.Overrides.Weight.Set {
 				t.Errorf("%s: %+v", *gs.Name, r)
 			}
 			n++
 		}
-		if ex2 := FromService(gs, nil, labSites, labZone); len(ex2.Records) != 0 || ex2.Ignored != len(gs.DomainNames) {
+		if ex2 := FromService(gs, nil, labSites, labZone, model.Check{}); len(ex2.Records) != 0 || ex2.Ignored != len(gs.DomainNames) {
 			t.Errorf("%s outside the zone: %+v", *gs.Name, ex2)
 		}
 	}
@@ -333,7 +339,7 @@ func TestFromServiceRules(t *testing.T) {
 			if tc.rt != nil {
 				rt = tc.rt(gs)
 			}
-			ex := FromService(gs, rt, labSites, labZone)
+			ex := FromService(gs, rt, labSites, labZone, model.Check{})
 			if tc.want != nil || tc.check == nil {
 				if got := show(ex.Records); !slices.Equal(got, tc.want) {
 					t.Errorf("\n got %q\nwant %q", got, tc.want)

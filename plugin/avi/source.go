@@ -6,14 +6,19 @@
 //
 // # What is read
 //
-// Every poll reads /api/gslb (site names; a 4xx there is not an error:
-// members are then named by cluster uuid), every page of /api/gslbservice
-// (configuration) and every page of /api/gslbservice-inventory (runtime).
-// The inventory's config part lacks ttl and num_dns_ip, so configuration
-// always comes from /api/gslbservice; a controller without the inventory
-// endpoint (404 before 22.1.1, or 400 for an older X-Avi-Version) is asked
-// /api/gslbservice/<uuid>/runtime for each enabled service instead (8 at a
-// time), and the inventory is tried again an hour later.
+// Every poll reads, from the first of the configured controllers (the
+// leader, then followers) that answers, /api/gslb (site names; a 4xx there
+// is not an error: members are then named by cluster uuid), every page of
+// /api/gslbservice (configuration) and every page of
+// /api/gslbservice-inventory (runtime), 100 objects a page as AMKO and AKO
+// ask. The inventory's config part lacks ttl and num_dns_ip, so
+// configuration always comes from /api/gslbservice. The inventory's runtime
+// is documented as a summary: a service it leaves without member states is
+// asked /api/gslbservice/<uuid>/runtime (8 at a time), as is every service
+// of a controller without the inventory endpoint (404 before 22.1.1, or 400
+// for an older X-Avi-Version); such an inventory is tried again an hour
+// later. Every object of a page decodes on its own, so one of an
+// unexpected shape is skipped (and keeps its last records), not the poll.
 //
 // # Mapping (Avi -> records)
 //
@@ -43,19 +48,25 @@
 //     and consistent_hash_mask6; GEO and TOPOLOGY are topology (the
 //     Corefile's topology rules, else fallback_algorithm); PREFERENCE_ORDER
 //     is round robin (preference_order is not modelled).
-//   - TTL = ttl when set; Answers = num_dns_ip when set (0 = all); Down =
+//   - TTL = ttl when set; Answers = num_dns_ip, 1 when unset as Avi's DNS
+//     profile answers (0 = all); Down =
 //     down_response: NONE, ALL_RECORDS, EMPTY, FALLBACK_IP
 //     (public_fallback_ip[6] before fallback_ip[6]) and CNAME
 //     (fallback_cname). Unset settings fall back to the Corefile's.
 //   - SourceDown: the member's runtime oper_status.state is not OPER_UP. A
-//     member without a runtime entry is up. Records carry no probe: Avi's
-//     own health monitors are the input.
+//     member without a runtime entry is up. Records carry no probe, so
+//     Avi's own health monitors are the input, unless the Corefile forces
+//     a health_check (Config.Check).
 //
 // # Failure handling
 //
 // The last good state is kept while the controller is unreachable, refuses
 // the login, rejects the request or answers garbage: records are only
-// replaced by a poll that read everything. Failed polls back off
+// replaced by a poll that read everything, until the grace period
+// (Config.Grace) runs out: then Avi's verdicts are too old to trust, so
+// unprobed members leave and probed ones keep only their probe. A login the
+// controller refused is not tried again until the credentials change (Avi
+// locks the account after 3 failures). Failed polls back off
 // exponentially (from the poll interval up to 16 times it, at most 5
 // minutes, jittered). Each change of state (reachable, unreachable, TLS,
 // auth failed, rejected, malformed) is logged once with the controller URL
@@ -99,10 +110,11 @@ const (
 	// DefaultVersion is alb-sdk's default X-Avi-Version: every field we
 	// read exists in it, and a controller refuses versions newer than its
 	// own, so an old one works with more controllers.
-	DefaultVersion  = "22.1.2"
-	DefaultPoll     = 30 * time.Second
-	DefaultTimeout  = 10 * time.Second
-	DefaultPageSize = 200
+	DefaultVersion = "22.1.2"
+	DefaultPoll    = 30 * time.Second
+	DefaultTimeout = 10 * time.Second
+	// DefaultPageSize is what AMKO and AKO ask for.
+	DefaultPageSize = 100
 	// KeyPrefix starts the store keys of this source.
 	KeyPrefix = "avi/"
 
@@ -113,8 +125,11 @@ const (
 
 // Config says which controller to poll and how.
 type Config struct {
-	// URL is the controller's address, https://host[:port].
-	URL string
+	// URLs are the controllers' addresses, https://host[:port]: the GSLB
+	// leader first, then followers, which hold a read-only copy of the
+	// GSLB configuration and runtime. Each poll uses the first that
+	// answers.
+	URLs []string
 	// CredentialsFile is re-read at every login, so rotated secrets
 	// are picked up; Credentials is used when it is empty.
 	CredentialsFile string
@@ -129,6 +144,13 @@ type Config struct {
 	// Sites names cluster uuids, overriding the controller's site names.
 	Sites  map[string]string
 	InZone func(fqdn string) bool
+	// Grace is how long Avi's member verdicts stay in force while no
+	// controller answers; then unprobed Avi members leave the answers and
+	// probed ones follow their probes alone. 0 keeps them forever.
+	Grace time.Duration
+	// Check, when set, is probed on every Avi member with an address (the
+	// Corefile's forced health_check), next to Avi's own verdict.
+	Check model.Check
 }
 
 // ParseURL checks a controller URL and returns its origin. The API is HTTPS
@@ -151,12 +173,12 @@ func ParseURL(raw string) (string, error) {
 	return "https://" + u.Host, nil
 }
 
-// Source polls one controller.
+// Source polls one Avi GSLB (its leader, or a follower when the leader
+// does not answer).
 type Source struct {
-	cfg    Config
-	origin string
-	store  *model.Store
-	client *client
+	cfg     Config
+	store   *model.Store
+	clients []*client // one per URL, in the Corefile's order
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -164,18 +186,31 @@ type Source struct {
 	synced atomic.Bool
 
 	// Owned by the poll goroutine.
-	published      map[string]bool
+	origin         string                    // the controller last used
+	published      map[string][]model.Record // store key -> records
+	runtime        map[string]*models.GslbServiceRuntime
 	controllerSite map[string]string
 	leader         string
-	noInventory    time.Time // inventory 404'd: use per-service runtime until then
+	noInventory    map[string]time.Time // origin -> use per-service runtime until then
+	summaryLogged  bool
+	skippedLogged  map[string]bool // uuid+message of objects reported as skipped
+	lastOK         time.Time
+	expired        bool
 	state          string
 }
 
 // New prepares a source; nothing talks to the controller before Start.
 func New(cfg Config, store *model.Store) (*Source, error) {
-	origin, err := ParseURL(cfg.URL)
-	if err != nil {
-		return nil, err
+	if len(cfg.URLs) == 0 {
+		return nil, errors.New("no Avi controller URL")
+	}
+	origins := make([]string, len(cfg.URLs))
+	for i, u := range cfg.URLs {
+		o, err := ParseURL(u)
+		if err != nil {
+			return nil, err
+		}
+		origins[i] = o
 	}
 	if cfg.Tenant == "" {
 		cfg.Tenant = DefaultTenant
@@ -196,23 +231,31 @@ func New(cfg Config, store *model.Store) (*Source, error) {
 		cfg.InZone = func(string) bool { return true }
 	}
 	creds := func() (Credentials, error) { return cfg.Credentials, cfg.Credentials.check() }
+	gate := &loginGate{}
 	if f := cfg.CredentialsFile; f != "" {
 		creds = func() (Credentials, error) { return ReadCredentials(f) }
+		gate.stamp = func() string { return fileStamp(f) }
 	}
 	s := &Source{
 		cfg:            cfg,
-		origin:         origin,
 		store:          store,
-		client:         newClient(origin, cfg.Version, cfg.Tenant, cfg.Timeout, TLSConfig(cfg.RootCAs, cfg.Insecure), creds),
-		published:      map[string]bool{},
+		origin:         origins[0],
+		published:      map[string][]model.Record{},
+		runtime:        map[string]*models.GslbServiceRuntime{},
 		controllerSite: map[string]string{},
+		noInventory:    map[string]time.Time{},
+		skippedLogged:  map[string]bool{},
+	}
+	tlsCfg := TLSConfig(cfg.RootCAs, cfg.Insecure)
+	for _, o := range origins {
+		s.clients = append(s.clients, newClient(o, cfg.Version, cfg.Tenant, cfg.Timeout, tlsCfg, creds, gate))
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
 
-// URL returns the controller's origin, for messages.
-func (s *Source) URL() string { return s.origin }
+// URL returns the first controller's origin, for messages.
+func (s *Source) URL() string { return s.clients[0].origin }
 
 // HasSynced tells whether a poll has succeeded.
 func (s *Source) HasSynced() bool { return s.synced.Load() }
@@ -231,11 +274,14 @@ func (s *Source) Start() {
 func (s *Source) Stop() {
 	s.cancel()
 	s.wg.Wait()
-	s.client.close()
+	for _, c := range s.clients {
+		c.close()
+	}
 }
 
 func (s *Source) run() {
 	failures := 0
+	nextPoll := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -243,6 +289,12 @@ func (s *Source) run() {
 		case <-s.ctx.Done():
 			return
 		case <-timer.C:
+		}
+		if !s.expired && s.graceOver(time.Now()) {
+			// Woken for the grace deadline, not for a poll.
+			s.expire()
+			timer.Reset(max(time.Until(nextPoll), 0))
+			continue
 		}
 		delay := s.cfg.Poll
 		if err := s.Poll(s.ctx); err != nil {
@@ -254,8 +306,45 @@ func (s *Source) run() {
 		} else {
 			failures = 0
 		}
+		nextPoll = time.Now().Add(delay)
+		if !s.expired && s.cfg.Grace > 0 && !s.lastOK.IsZero() {
+			// Wake for the grace deadline if it comes before the poll.
+			if d := time.Until(s.lastOK.Add(s.cfg.Grace)); d < delay {
+				delay = max(d, 0)
+			}
+		}
 		timer.Reset(delay)
 	}
+}
+
+// graceOver tells whether Avi's verdicts have gone without a successful
+// poll for longer than the grace period.
+func (s *Source) graceOver(now time.Time) bool {
+	return s.cfg.Grace > 0 && !s.lastOK.IsZero() && now.Sub(s.lastOK) > s.cfg.Grace
+}
+
+// expire withdraws what only Avi vouched for: after the grace period
+// without an answer, its member verdicts are too old to trust either way.
+// Members with a probe stay, their Avi verdict dropped, so the probe alone
+// decides; unprobed members leave the answers, as a Kubernetes site's do
+// when its API server stays away beyond api_grace. The next successful
+// poll publishes everything afresh.
+func (s *Source) expire() {
+	s.expired = true
+	expiredGauge.Set(1)
+	kept := 0
+	for key, recs := range s.published {
+		var probed []model.Record
+		for _, r := range recs {
+			if r.Check.Proto != model.CheckNone {
+				r.SourceDown = false
+				probed = append(probed, r)
+			}
+		}
+		kept += len(probed)
+		s.store.Set(key, probed)
+	}
+	log.Warningf("Avi controller %s: no successful poll for more than %s: Avi's member verdicts expired; %d probed members follow their probes, unprobed Avi members leave the answers until a controller answers", s.origin, s.cfg.Grace, kept)
 }
 
 // backoff is the wait after n consecutive failures: poll·2^(n-1), at most
@@ -276,15 +365,38 @@ func backoff(poll time.Duration, n int) time.Duration {
 type snapshot struct {
 	services []*models.GslbService
 	runtime  map[string]*models.GslbServiceRuntime
+	// skipped are services and inventory entries that did not decode;
+	// their last known state is kept.
+	skipped []Skipped
 }
 
-// Poll reads the controller once and, when everything was read, publishes
-// it. On error nothing is changed. Exported for tests; Start calls it.
+// Poll reads a controller once (the first of the URLs that answers) and,
+// when everything was read, publishes it. On error nothing is changed.
+// Exported for tests; Start calls it.
 func (s *Source) Poll(ctx context.Context) error {
-	snap, err := s.read(ctx)
+	var (
+		snap     snapshot
+		err      error
+		firstErr error
+	)
+	for _, c := range s.clients {
+		snap, err = s.read(ctx, c)
+		if err == nil || ctx.Err() != nil || kindOf(err) != KindUnreachable {
+			s.use(c.origin, err)
+			break
+		}
+		// No answer: the next controller (a follower) may have one.
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
+		}
+		if kindOf(err) == KindUnreachable && len(s.clients) > 1 {
+			// None answered: report the leader's error.
+			s.origin, err = s.clients[0].origin, firstErr
 		}
 		s.report(err)
 		return err
@@ -294,36 +406,54 @@ func (s *Source) Poll(ctx context.Context) error {
 	return nil
 }
 
-func (s *Source) read(ctx context.Context) (snapshot, error) {
+// use notes which controller answered, and says so when it changes.
+func (s *Source) use(origin string, err error) {
+	if origin == s.origin {
+		return
+	}
+	if err == nil {
+		leader := s.clients[0].origin
+		if origin == leader {
+			log.Infof("Avi controller %s answers again: reading from it instead of %s", origin, s.origin)
+		} else {
+			log.Warningf("Avi controller %s does not answer: reading from %s, the next controller in the Corefile", leader, origin)
+		}
+	}
+	s.origin = origin
+}
+
+func (s *Source) read(ctx context.Context, c *client) (snapshot, error) {
 	var snap snapshot
-	if err := s.readSites(ctx); err != nil {
+	if err := s.readSites(ctx, c); err != nil {
 		return snap, err
 	}
-	gs, err := collect[*models.GslbService](ctx, s.client, "/api/gslbservice", s.cfg.PageSize)
+	gs, skipped, err := collect[*models.GslbService](ctx, c, "/api/gslbservice", s.cfg.PageSize)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Kind == KindRejected && e.Status == 400 && s.state != KindRejected.Label() {
-			if v := s.client.controllerVersion(ctx); v != "" {
+			if v := c.controllerVersion(ctx); v != "" {
 				e.Msg += fmt.Sprintf(" (the controller runs %s)", v)
 			}
 		}
 		return snap, err
 	}
-	snap.services = gs
-	snap.runtime, err = s.readRuntime(ctx, gs)
+	snap.services, snap.skipped = gs, skipped
+	var invSkipped []Skipped
+	snap.runtime, invSkipped, err = s.readRuntime(ctx, c, gs)
+	snap.skipped = append(snap.skipped, invSkipped...)
 	return snap, err
 }
 
 // readSites refreshes the site names from /api/gslb. A controller that
 // does not show it (404, or a tenant without access) is not an outage: the
 // names known so far, or the cluster uuids, are used.
-func (s *Source) readSites(ctx context.Context) error {
+func (s *Source) readSites(ctx context.Context, c *client) error {
 	var resp struct {
 		Results []*models.Gslb `json:"results"`
 	}
-	if err := s.client.get(ctx, "/api/gslb", &resp); err != nil {
+	if err := c.get(ctx, "/api/gslb", &resp); err != nil {
 		if k := kindOf(err); k == KindNotFound || k == KindRejected {
-			log.Debugf("Avi controller %s: cannot read site names (%v); members are named by cluster uuid", s.origin, err)
+			log.Debugf("Avi controller %s: cannot read site names (%v); members are named by cluster uuid", c.origin, err)
 			return nil
 		}
 		return err
@@ -352,12 +482,21 @@ func (s *Source) readSites(ctx context.Context) error {
 	return nil
 }
 
-// readRuntime returns each service's runtime by uuid.
-func (s *Source) readRuntime(ctx context.Context, gs []*models.GslbService) (map[string]*models.GslbServiceRuntime, error) {
+// readRuntime returns each service's runtime by uuid. The inventory gives
+// every service's runtime in a few pages, but a controller may fill it with
+// a runtime summary only (the service's oper_status, no members): the
+// services it leaves without member runtime are asked
+// /api/gslbservice/<uuid>/runtime one by one, as are all services of a
+// controller without the inventory.
+func (s *Source) readRuntime(ctx context.Context, c *client, gs []*models.GslbService) (map[string]*models.GslbServiceRuntime, []Skipped, error) {
 	out := map[string]*models.GslbServiceRuntime{}
-	if time.Now().After(s.noInventory) {
-		inv, err := collect[*models.GslbServiceInventory](ctx, s.client, "/api/gslbservice-inventory", s.cfg.PageSize)
-		if err == nil {
+	var skipped []Skipped
+	need := gs // services whose member runtime is still unknown
+	if time.Now().After(s.noInventory[c.origin]) {
+		inv, invSkipped, err := collect[*models.GslbServiceInventory](ctx, c, "/api/gslbservice-inventory", s.cfg.PageSize)
+		switch k := kindOf(err); {
+		case err == nil:
+			skipped = invSkipped
 			for _, item := range inv {
 				if item == nil || item.Runtime == nil {
 					continue
@@ -366,19 +505,33 @@ func (s *Source) readRuntime(ctx context.Context, gs []*models.GslbService) (map
 				if uuid == "" && item.Config != nil {
 					uuid = str(item.Config.UUID)
 				}
-				if uuid != "" {
+				if uuid != "" && hasMemberRuntime(item.Runtime) {
 					out[uuid] = item.Runtime
 				}
 			}
-			return out, nil
+			need = nil
+			for _, g := range gs {
+				if g != nil && out[str(g.UUID)] == nil && hasEnabledMember(g) {
+					need = append(need, g)
+				}
+			}
+			if len(need) > 0 && len(out) == 0 {
+				// A summary-only inventory: asking it again only costs.
+				s.noInventory[c.origin] = time.Now().Add(inventoryRetry)
+			}
+			if len(need) > 0 && !s.summaryLogged {
+				s.summaryLogged = true
+				log.Infof("Avi controller %s: /api/gslbservice-inventory carries no member runtime for %d of %d GSLB services (a runtime summary): reading /api/gslbservice/<uuid>/runtime for them", c.origin, len(need), len(gs))
+			}
+		case k == KindNotFound || k == KindRejected:
+			// 404 (before 22.1.1) or 400 (an X-Avi-Version older than
+			// the endpoint): not an outage, the per-service runtime
+			// still works.
+			log.Infof("Avi controller %s: no /api/gslbservice-inventory (%v; it came in 22.1.1): reading each service's runtime instead, one request per service", c.origin, err)
+			s.noInventory[c.origin] = time.Now().Add(inventoryRetry)
+		default:
+			return nil, nil, err
 		}
-		// 404 (before 22.1.1) or 400 (an X-Avi-Version older than the
-		// endpoint): not an outage, the per-service runtime still works.
-		if k := kindOf(err); k != KindNotFound && k != KindRejected {
-			return nil, err
-		}
-		log.Infof("Avi controller %s: no /api/gslbservice-inventory (%v; it came in 22.1.1): reading each service's runtime instead, one request per service", s.origin, err)
-		s.noInventory = time.Now().Add(inventoryRetry)
 	}
 	var (
 		mu       sync.Mutex
@@ -388,7 +541,7 @@ func (s *Source) readRuntime(ctx context.Context, gs []*models.GslbService) (map
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for _, g := range gs {
+	for _, g := range need {
 		if g == nil || str(g.UUID) == "" || !isTrue(g.Enabled, true) {
 			continue
 		}
@@ -404,7 +557,7 @@ func (s *Source) readRuntime(ctx context.Context, gs []*models.GslbService) (map
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rt, err := s.serviceRuntime(ctx, uuid)
+			rt, err := s.serviceRuntime(ctx, c, uuid)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -414,6 +567,12 @@ func (s *Source) readRuntime(ctx context.Context, gs []*models.GslbService) (map
 				}
 			case kindOf(err) == KindNotFound:
 				// Deleted since the list was read.
+			case kindOf(err) == KindMalformed:
+				// This service's runtime only: keep its last verdicts.
+				skipped = append(skipped, Skipped{UUID: uuid, Name: str(g.Name), Msg: "runtime: " + err.Error()})
+				if old := s.runtime[uuid]; old != nil {
+					out[uuid] = old
+				}
 			case firstErr == nil:
 				firstErr = err
 				cancel()
@@ -422,20 +581,54 @@ func (s *Source) readRuntime(ctx context.Context, gs []*models.GslbService) (map
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, nil, firstErr
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, skipped, nil
+}
+
+// hasMemberRuntime tells a runtime with member states from a summary.
+func hasMemberRuntime(rt *models.GslbServiceRuntime) bool {
+	for _, g := range rt.Groups {
+		if g == nil {
+			continue
+		}
+		for _, m := range g.Members {
+			if m != nil && m.OperStatus != nil && str(m.OperStatus.State) != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasEnabledMember tells whether an enabled service has a member that
+// could answer, i.e. one whose runtime matters.
+func hasEnabledMember(g *models.GslbService) bool {
+	if !isTrue(g.Enabled, true) {
+		return false
+	}
+	for _, p := range g.Groups {
+		if p == nil || !isTrue(p.Enabled, true) {
+			continue
+		}
+		for _, m := range p.Members {
+			if m != nil && isTrue(m.Enabled, true) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // serviceRuntime reads /api/gslbservice/<uuid>/runtime, which answers a
 // list (one entry per site's view) or a single object depending on the
 // release. The leader's view is preferred, else the first.
-func (s *Source) serviceRuntime(ctx context.Context, uuid string) (*models.GslbServiceRuntime, error) {
+func (s *Source) serviceRuntime(ctx context.Context, c *client, uuid string) (*models.GslbServiceRuntime, error) {
 	var raw rawJSON
-	if err := s.client.get(ctx, "/api/gslbservice/"+url.PathEscape(uuid)+"/runtime", &raw); err != nil {
+	if err := c.get(ctx, "/api/gslbservice/"+url.PathEscape(uuid)+"/runtime", &raw); err != nil {
 		return nil, err
 	}
 	op := "GET /api/gslbservice/" + uuid + "/runtime"
@@ -501,33 +694,68 @@ func (s *Source) siteName(clusterUUID, runtimeSite string) string {
 }
 
 // publish replaces the store's Avi objects with snap; unchanged services
-// cost nothing (Store.Set compares).
+// cost nothing (Store.Set compares). A service that did not decode keeps
+// what was published for it before.
 func (s *Source) publish(snap snapshot) {
-	now := map[string]bool{}
+	now := map[string][]model.Record{}
 	ignored := 0
+	keep := map[string]bool{}
+	keepAll := false // an object without a readable uuid may be any of them
+	for _, sk := range snap.skipped {
+		if sk.UUID == "" {
+			keepAll = true
+		}
+		keep[KeyPrefix+sk.UUID] = true
+	}
 	for _, gs := range snap.services {
 		if gs == nil || str(gs.UUID) == "" {
 			continue
 		}
 		uuid := *gs.UUID
 		key := KeyPrefix + uuid
-		ex := FromService(gs, snap.runtime[uuid], s.siteName, s.cfg.InZone)
+		ex := FromService(gs, snap.runtime[uuid], s.siteName, s.cfg.InZone, s.cfg.Check)
 		ignored += ex.Ignored
 		if len(ex.Records) == 0 {
 			continue
 		}
-		now[key] = true
+		now[key] = ex.Records
 		s.store.Set(key, ex.Records)
 	}
-	for key := range s.published {
-		if !now[key] {
+	for key, recs := range s.published {
+		switch {
+		case now[key] != nil:
+		case keep[key] || keepAll:
+			now[key] = recs
+			s.store.Set(key, recs) // after an expiry, bring them back
+		default:
 			s.store.Delete(key)
 		}
 	}
-	s.published = now
+	s.published, s.runtime = now, snap.runtime
+	s.reportSkipped(snap.skipped)
+	s.lastOK = time.Now()
+	if s.expired {
+		s.expired = false
+		expiredGauge.Set(0)
+	}
 	servicesGauge.Set(float64(len(snap.services)))
 	ignoredGauge.Set(float64(ignored))
+	malformedGauge.Set(float64(len(snap.skipped)))
 	lastSuccessGauge.SetToCurrentTime()
+}
+
+// reportSkipped logs each object that does not decode once, for as long as
+// it stays so.
+func (s *Source) reportSkipped(skipped []Skipped) {
+	now := map[string]bool{}
+	for _, sk := range skipped {
+		id := sk.String()
+		now[id] = true
+		if !s.skippedLogged[id] {
+			log.Warningf("Avi controller %s: skipping GSLB service %s; its last known state is kept. Fix the object on the controller, or report the field if the controller is right", s.origin, id)
+		}
+	}
+	s.skippedLogged = now
 }
 
 // report updates the metrics and logs a change of state.
@@ -576,10 +804,19 @@ func fix(err error, cfg Config) string {
 	case KindTLS:
 		return "give the CA that signed the controller's certificate with `ca FILE` (or, for a lab, `insecure`)"
 	case KindAuth:
+		msg := "fix the username/password or token"
 		if cfg.CredentialsFile != "" {
-			return fmt.Sprintf("fix the username/password or token in %s", cfg.CredentialsFile)
+			msg += " in " + cfg.CredentialsFile
 		}
-		return "fix the username/password or token"
+		if e != nil && e.Op == "POST /login" && e.Status != 0 {
+			// Avi locks an account after 3 failed logins (30 minutes
+			// by default), and it is often AMKO's account too.
+			if cfg.CredentialsFile != "" {
+				return msg + "; to keep the account from being locked, gslb does not log in again until that file changes (touch it once the account is unlocked)"
+			}
+			return msg + "; gslb does not log in again with the refused ones"
+		}
+		return msg
 	case KindRejected, KindNotFound:
 		msg := fmt.Sprintf("check `version` (sent X-Avi-Version %s; it must not be newer than the controller) and `tenant` (sent %q)", cfg.Version, cfg.Tenant)
 		if e != nil && e.Status == 403 {

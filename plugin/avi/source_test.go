@@ -34,7 +34,7 @@ func newSim(t *testing.T, opts avisim.Options) *avisim.Server {
 
 func simConfig(sim *avisim.Server) Config {
 	return Config{
-		URL:         sim.URL(),
+		URLs:        []string{sim.URL()},
 		Credentials: Credentials{Username: "admin", Password: simPassword},
 		Tenant:      "*",
 		RootCAs:     sim.CertPool(),
@@ -75,6 +75,7 @@ func checkRecords(t *testing.T, store *model.Store, want []string) {
 
 func TestPollPublishesFixtures(t *testing.T) {
 	sim := newSim(t, avisim.Options{})
+	sim.SetInventoryFull(true)
 	l := testutil.CaptureLog(t)
 	src, store := newSource(t, simConfig(sim))
 	if err := src.Poll(context.Background()); err != nil {

@@ -87,7 +87,8 @@ type Settings struct {
 	// Fall consecutive failures take a healthy one out (default 3), so one
 	// lost probe never flips a target.
 	Rise, Fall int
-	// Method of HTTP(S) probes (default GET).
+	// Method of HTTP(S) probes (default HEAD, as AMKO's monitors send:
+	// the status is all a probe needs, and the body is never sent).
 	Method string
 	// Expect lists the status codes that count as success (default 200-399).
 	// Redirects are not followed: a 3xx is judged like any other status.
@@ -115,7 +116,7 @@ const (
 	DefaultTimeout     = time.Second
 	DefaultRise        = 2
 	DefaultFall        = 3
-	DefaultMethod      = "GET"
+	DefaultMethod      = "HEAD"
 	DefaultConcurrency = 32
 )
 

@@ -38,9 +38,12 @@ type Layer struct {
 	PublicIP netip.Addr
 }
 
-// apply layers the policy over what one object of site contributes.
-func applyLayer(ex *Extracted, p Policy, site string) {
+// applyLayer layers the policy over what one object of site contributes.
+// It returns the names the policy leaves unprobed, for which endpoint
+// readiness stays a health input whatever the Corefile says.
+func applyLayer(ex *Extracted, p Policy, site string) map[string]bool {
 	layers := map[string]Layer{}
+	var noProbe map[string]bool
 	for i := range ex.Records {
 		r := &ex.Records[i]
 		l, ok := layers[r.FQDN]
@@ -54,9 +57,14 @@ func applyLayer(ex *Extracted, p Policy, site string) {
 		}
 		if l.NoProbe {
 			r.Check = ex.Check.Apply(model.Check{})
+			if noProbe == nil {
+				noProbe = map[string]bool{}
+			}
+			noProbe[r.FQDN] = true
 		}
 		if l.PublicIP.IsValid() && l.PublicIP.Is4() == r.Member.Addr.Is4() {
 			r.Member.Addr = l.PublicIP
 		}
 	}
+	return noProbe
 }

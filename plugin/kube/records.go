@@ -4,6 +4,7 @@ package kube
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/gslb/gslb/plugin/model"
@@ -32,25 +33,52 @@ type Extracted struct {
 	Check model.CheckSpec
 }
 
-// FromIngress publishes every rule host and TLS host inside a served zone with
-// the addresses in the Ingress status. An Ingress without a VIP yet publishes
+// DefaultSecretAnnotation is AKO's switch to serve every host of an
+// Ingress over TLS with the default certificate, TLS section or not. Its
+// presence (any value) is what AKO and AMKO look at.
+const DefaultSecretAnnotation = "ako.vmware.com/enable-tls"
+
+// FromIngress publishes every rule host inside a served zone with the
+// addresses of the Ingress status. An Ingress without a VIP yet publishes
 // nothing: it simply is not a member until its controller sets the status.
+//
+// AKO writes one status entry per host, {ip, hostname: <host>}, and may
+// shard the hosts of one Ingress onto different virtual services: when the
+// status names rule hosts, each host gets only the addresses of its own
+// entries, and entries without a hostname are left out, as AMKO maps them.
+// Controllers that write addresses without hostnames (ingress-nginx,
+// Traefik, Contour, cloud load balancers' hostname-only entries) give every
+// host every entry. Hosts only in spec.tls are not published: no rule
+// routes them, and AKO programs none.
 //
 // def, when non-nil, replaces the default probe (see Options.DefaultCheck).
 func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone, def *model.Check) Extracted {
 	var hosts []string
+	ruleHost := map[string]bool{}
 	for _, r := range ing.Spec.Rules {
 		hosts = append(hosts, r.Host)
-	}
-	for _, tls := range ing.Spec.TLS {
-		hosts = append(hosts, tls.Hosts...)
+		if fqdn, ok := model.HostName(r.Host); ok {
+			ruleHost[fqdn] = true
+		}
 	}
 	var members []model.Member
+	perHost := map[string][]model.Member{}
 	for _, lb := range ing.Status.LoadBalancer.Ingress {
+		if h, ok := model.HostName(lb.Hostname); ok && lb.IP != "" && ruleHost[h] {
+			perHost[h] = appendMember(perHost[h], site, lb.IP, "")
+			continue
+		}
 		members = appendMember(members, site, lb.IP, lb.Hostname)
 	}
-	// Probe like AMKO's monitors: HTTP on 80, HTTPS on 443 for TLS hosts,
-	// with the host as Host header and SNI.
+	membersOf := func(string) []model.Member { return members }
+	if len(perHost) > 0 {
+		membersOf = func(fqdn string) []model.Member { return perHost[fqdn] }
+	}
+	// Probe like AMKO's monitors: one probe per path of the host's rule
+	// (a member is up while every path answers), HTTP on 80, HTTPS on 443
+	// for TLS hosts (those in spec.tls, or every host with AKO's default
+	// secret), with the host as Host header and SNI.
+	_, allTLS := ing.Annotations[DefaultSecretAnnotation]
 	tlsHost := map[string]bool{}
 	for _, tls := range ing.Spec.TLS {
 		for _, h := range tls.Hosts {
@@ -59,16 +87,23 @@ func FromIngress(ing *networkingv1.Ingress, site string, inZone InZone, def *mod
 			}
 		}
 	}
-	checkFor := func(fqdn string) model.Check {
+	checksFor := func(fqdn string) []model.Check {
 		if def != nil {
-			return *def
+			return []model.Check{*def}
 		}
-		if tlsHost[fqdn] {
-			return model.Check{Proto: model.CheckHTTPS, Port: 443, Path: "/"}
+		c := model.Check{Proto: model.CheckHTTP, Port: 80}
+		if allTLS || tlsHost[fqdn] {
+			c = model.Check{Proto: model.CheckHTTPS, Port: 443}
 		}
-		return model.Check{Proto: model.CheckHTTP, Port: 80, Path: "/"}
+		paths := rulePaths(ing, fqdn)
+		out := make([]model.Check, len(paths))
+		for i, p := range paths {
+			c.Path = p
+			out[i] = c
+		}
+		return out
 	}
-	return extract(hosts, members, inZone, checkFor, ing.Annotations)
+	return extract(hosts, membersOf, inZone, checksFor, ing.Annotations)
 }
 
 // FromService publishes a LoadBalancer Service under the names of its
@@ -108,7 +143,7 @@ func FromService(svc *corev1.Service, site string, inZone InZone, def *model.Che
 	if def != nil {
 		check = *def
 	}
-	return extract(hosts, members, inZone, func(string) model.Check { return check }, svc.Annotations)
+	return extract(hosts, func(string) []model.Member { return members }, inZone, func(string) []model.Check { return []model.Check{check} }, svc.Annotations)
 }
 
 func appendMember(members []model.Member, site, ip, hostname string) []model.Member {
@@ -126,7 +161,34 @@ func appendMember(members []model.Member, site, ip, hostname string) []model.Mem
 	return members
 }
 
-func extract(hosts []string, members []model.Member, inZone InZone, checkFor func(fqdn string) model.Check, ann map[string]string) Extracted {
+// rulePaths are the distinct paths of the first rule for host ("/" for an
+// empty path, or when the rule has none), which AMKO gives one monitor each.
+func rulePaths(ing *networkingv1.Ingress, fqdn string) []string {
+	var paths []string
+	for _, r := range ing.Spec.Rules {
+		if h, ok := model.HostName(r.Host); !ok || h != fqdn {
+			continue
+		}
+		if r.HTTP != nil {
+			for _, p := range r.HTTP.Paths {
+				path := p.Path
+				if path == "" {
+					path = "/"
+				}
+				if !slices.Contains(paths, path) {
+					paths = append(paths, path)
+				}
+			}
+		}
+		break
+	}
+	if len(paths) == 0 {
+		paths = []string{"/"}
+	}
+	return paths
+}
+
+func extract(hosts []string, membersOf func(fqdn string) []model.Member, inZone InZone, checksFor func(fqdn string) []model.Check, ann map[string]string) Extracted {
 	var out Extracted
 	overrides, spec, errs := model.ParseAnnotations(ann)
 	out.Errors, out.Check = errs, spec
@@ -143,13 +205,23 @@ func extract(hosts []string, members []model.Member, inZone InZone, checkFor fun
 			continue
 		}
 		seen[fqdn] = true
-		check := spec.Apply(checkFor(fqdn))
-		for _, m := range members {
-			r := model.Record{FQDN: fqdn, Member: m, Overrides: overrides}
-			if !m.IsAlias() {
-				r.Check = check // an alias has no address of ours to probe
+		// One record per probe: the table merges them by address, and
+		// a member answers only while every one of them passes.
+		var checks []model.Check
+		for _, c := range checksFor(fqdn) {
+			if c = spec.Apply(c); !slices.Contains(checks, c) {
+				checks = append(checks, c)
 			}
-			out.Records = append(out.Records, r)
+		}
+		for _, m := range membersOf(fqdn) {
+			if m.IsAlias() {
+				// An alias has no address of ours to probe.
+				out.Records = append(out.Records, model.Record{FQDN: fqdn, Member: m, Overrides: overrides})
+				continue
+			}
+			for _, c := range checks {
+				out.Records = append(out.Records, model.Record{FQDN: fqdn, Member: m, Overrides: overrides, Check: c})
+			}
 		}
 	}
 	return out

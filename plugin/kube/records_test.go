@@ -66,9 +66,32 @@ func TestFromIngress(t *testing.T) {
 		wantIgnored int
 	}{
 		{
-			name: "rule hosts and TLS hosts, each once",
-			ing:  ingress([]string{"app.example.org", "api.example.org"}, [][]string{{"app.example.org", "secure.example.org"}}, ip("10.0.0.1")),
-			want: []pub{v("app.example.org.", "sitea", "10.0.0.1"), v("api.example.org.", "sitea", "10.0.0.1"), v("secure.example.org.", "sitea", "10.0.0.1")},
+			// A host only in spec.tls has no rule routing it: AKO
+			// programs none, AMKO publishes none.
+			name: "rule hosts each once, TLS-only hosts not published",
+			ing:  ingress([]string{"app.example.org", "api.example.org", "app.example.org"}, [][]string{{"app.example.org", "secure.example.org"}}, ip("10.0.0.1")),
+			want: []pub{v("app.example.org.", "sitea", "10.0.0.1"), v("api.example.org.", "sitea", "10.0.0.1")},
+		},
+		{
+			// AKO: one entry per host, and hosts sharded onto two
+			// virtual services with different VIPs.
+			name: "AKO per-host status: each host gets its own entries",
+			ing: ingress([]string{"shop.example.org", "cart.example.org", "pay.example.org"}, nil,
+				networkingv1.IngressLoadBalancerIngress{IP: "10.0.0.1", Hostname: "shop.example.org"},
+				networkingv1.IngressLoadBalancerIngress{IP: "10.0.0.2", Hostname: "Cart.Example.org"},
+				networkingv1.IngressLoadBalancerIngress{IP: "10.0.0.3", Hostname: "other.example.org"},
+				ip("10.0.0.9")),
+			// pay has no entry of its own yet: not a member. The entry
+			// without a hostname and the one for no rule host are
+			// left out, as AMKO does.
+			want: []pub{v("shop.example.org.", "sitea", "10.0.0.1"), v("cart.example.org.", "sitea", "10.0.0.2")},
+		},
+		{
+			name: "AKO per-host status with two entries for one host (dual stack)",
+			ing: ingress([]string{"shop.example.org"}, nil,
+				networkingv1.IngressLoadBalancerIngress{IP: "10.0.0.1", Hostname: "shop.example.org"},
+				networkingv1.IngressLoadBalancerIngress{IP: "2001:db8::1", Hostname: "shop.example.org"}),
+			want: []pub{v("shop.example.org.", "sitea", "10.0.0.1"), v("shop.example.org.", "sitea", "2001:db8::1")},
 		},
 		{
 			name: "several status addresses",
@@ -77,7 +100,7 @@ func TestFromIngress(t *testing.T) {
 		},
 		{
 			name:        "host outside the zones is ignored and counted",
-			ing:         ingress([]string{"app.example.org", "app.example.net"}, [][]string{{"www.other.com"}}, ip("10.0.0.1")),
+			ing:         ingress([]string{"app.example.org", "app.example.net", "www.other.com"}, nil, ip("10.0.0.1")),
 			want:        []pub{v("app.example.org.", "sitea", "10.0.0.1")},
 			wantIgnored: 2,
 		},
@@ -85,7 +108,7 @@ func TestFromIngress(t *testing.T) {
 			name:        "wildcard host is ignored and counted",
 			ing:         ingress([]string{"*.example.org", "app.example.org"}, [][]string{{"*.example.org"}}, ip("10.0.0.1")),
 			want:        []pub{v("app.example.org.", "sitea", "10.0.0.1")},
-			wantIgnored: 2,
+			wantIgnored: 1,
 		},
 		{
 			name: "empty rule host (default backend rule) is neither served nor counted",
@@ -94,7 +117,7 @@ func TestFromIngress(t *testing.T) {
 		},
 		{
 			name: "upper-case and trailing-dot hosts are normalised",
-			ing:  ingress([]string{"App.Example.ORG"}, [][]string{{"app.example.org."}, {" API.example.org "}}, ip("10.0.0.1")),
+			ing:  ingress([]string{"App.Example.ORG", " API.example.org. "}, nil, ip("10.0.0.1")),
 			want: []pub{v("app.example.org.", "sitea", "10.0.0.1"), v("api.example.org.", "sitea", "10.0.0.1")},
 		},
 		{
@@ -262,5 +285,70 @@ func TestFromService(t *testing.T) {
 				t.Errorf("ignored %d, want %d", got.Ignored, tc.wantIgnored)
 			}
 		})
+	}
+}
+
+// Ingress hosts are probed like AMKO's monitors: HTTPS on 443 for the hosts
+// of spec.tls, and for every host when AKO's default-secret annotation is
+// present (whatever its value); HTTP on 80 otherwise.
+func TestFromIngressProbes(t *testing.T) {
+	https := model.Check{Proto: model.CheckHTTPS, Port: 443, Path: "/"}
+	http := model.Check{Proto: model.CheckHTTP, Port: 80, Path: "/"}
+	tests := []struct {
+		name string
+		ann  map[string]string
+		tls  [][]string
+		want map[string]model.Check
+	}{
+		{"no TLS", nil, nil, map[string]model.Check{"app.example.org.": http, "api.example.org.": http}},
+		{"TLS hosts", nil, [][]string{{"API.example.org"}}, map[string]model.Check{"app.example.org.": http, "api.example.org.": https}},
+		{"AKO default secret", map[string]string{DefaultSecretAnnotation: "true"}, nil, map[string]model.Check{"app.example.org.": https, "api.example.org.": https}},
+		{"AKO default secret, any value", map[string]string{DefaultSecretAnnotation: ""}, nil, map[string]model.Check{"app.example.org.": https, "api.example.org.": https}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ing := ingress([]string{"app.example.org", "api.example.org"}, tc.tls, networkingv1.IngressLoadBalancerIngress{IP: "10.0.0.1"})
+			ing.Annotations = tc.ann
+			got := FromIngress(ing, "sitea", inExampleOrg, nil)
+			if len(got.Records) != 2 {
+				t.Fatalf("records %v", pubs(got.Records))
+			}
+			for _, r := range got.Records {
+				if r.Check != tc.want[r.FQDN] {
+					t.Errorf("%s: check %+v, want %+v", r.FQDN, r.Check, tc.want[r.FQDN])
+				}
+			}
+		})
+	}
+}
+
+// AMKO gives every path of a host's rule a monitor of its own: gslb emits one
+// record per path probe (the table merges them by address, so the member
+// answers only while every path passes). A health-path annotation, a forced
+// check or a Service give one probe.
+func TestFromIngressProbesEveryPath(t *testing.T) {
+	prefix := networkingv1.PathTypePrefix
+	ing := ingress([]string{"app.example.org"}, nil, networkingv1.IngressLoadBalancerIngress{IP: "10.0.0.1"})
+	ing.Spec.Rules[0].HTTP = &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+		{Path: "/api", PathType: &prefix}, {Path: "", PathType: &prefix}, {Path: "/api", PathType: &prefix}, {Path: "/cart", PathType: &prefix},
+	}}
+	var paths []string
+	for _, r := range FromIngress(ing, "sitea", inExampleOrg, nil).Records {
+		if r.Check.Proto != model.CheckHTTP || r.Check.Port != 80 || r.Member.Addr.String() != "10.0.0.1" {
+			t.Errorf("record %+v", r)
+		}
+		paths = append(paths, r.Check.Path)
+	}
+	if want := []string{"/api", "/", "/cart"}; !slices.Equal(paths, want) {
+		t.Errorf("probe paths %q, want %q", paths, want)
+	}
+	ing.Annotations = map[string]string{"gslb.io/health-path": "/healthz"}
+	if recs := FromIngress(ing, "sitea", inExampleOrg, nil).Records; len(recs) != 1 || recs[0].Check.Path != "/healthz" {
+		t.Errorf("with a health-path annotation: %+v", recs)
+	}
+	ing.Annotations = nil
+	forced := model.Check{Proto: model.CheckTCP, Port: 8443}
+	if recs := FromIngress(ing, "sitea", inExampleOrg, &forced).Records; len(recs) != 1 || recs[0].Check != forced {
+		t.Errorf("with a forced check: %+v", recs)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -51,6 +53,10 @@ type Options struct {
 	// its settings under their annotations (AMKO policy objects). Its
 	// owner calls Resync when its answers change.
 	Policy Policy
+	// CustomGlobalFQDN publishes hosts under the global names that AKO
+	// HostRules give them (spec.virtualhost.gslb.fqdn), as AMKO's
+	// useCustomGlobalFqdn; hosts without one are not published.
+	CustomGlobalFQDN bool
 }
 
 // probeInterval is how often an API server's /readyz is asked, to tell
@@ -72,6 +78,10 @@ type Watcher struct {
 	cancel    context.CancelFunc
 	done      sync.WaitGroup
 	factories []informers.SharedInformerFactory
+	// dynFactories watch CRDs (AKO HostRules).
+	dynFactories []dynamicinformer.DynamicSharedInformerFactory
+	// global maps hosts to global names (CustomGlobalFQDN); nil otherwise.
+	global    *globalNames
 	synced    []cache.InformerSynced
 	connected atomic.Bool
 	// downSince is when the API server became unreachable (unix nanos);
@@ -105,7 +115,20 @@ func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
 	readyz := func(ctx context.Context) error {
 		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 	}
-	return newWatcher(c, opts, store, client, readyz), nil
+	w := newWatcher(c, opts, store, client, readyz)
+	if opts.CustomGlobalFQDN {
+		dyn, err := dynamic.NewForConfig(ClientConfig(c.Config))
+		if err != nil {
+			return nil, fmt.Errorf("site %s (context %q): %w", c.Site, c.Context, err)
+		}
+		// HostRules carry no gslb label: no selector.
+		namespaces := opts.Namespaces
+		if len(namespaces) == 0 {
+			namespaces = []string{metav1.NamespaceAll}
+		}
+		w.watchGlobalNames(dyn, namespaces, w.resyncAll)
+	}
+	return w, nil
 }
 
 // newWatcher is NewWatcher on any client, so that unit tests can run it on
@@ -129,9 +152,11 @@ func newWatcher(c Cluster, opts Options, store *model.Store, client kubernetes.I
 			w.register(f.Core().V1().Services().Informer(), "service")
 		}
 		w.factories = append(w.factories, f)
-		if opts.EndpointReadiness {
+		if opts.EndpointReadiness || opts.Policy != nil {
 			// EndpointSlices do not carry the gslb label: their own
-			// factory, without the selector.
+			// factory, without the selector. A Policy needs them too: a
+			// name it leaves unprobed (AMKO's controlPlaneHmOnly) keeps
+			// endpoint readiness as its health input.
 			ef := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns))
 			w.watchEndpoints(ef.Discovery().V1().EndpointSlices().Informer())
 			w.factories = append(w.factories, ef)
@@ -197,28 +222,40 @@ func (w *Watcher) evaluate(kind string, obj any) {
 	var ns string
 	var backends []string
 	publish := true
+	inZone := w.opts.InZone
+	if w.global != nil {
+		// Local hosts need not be in the zones: their global names,
+		// checked when the HostRules are read, are what is published.
+		inZone = anyName
+	}
 	switch o := obj.(type) {
 	case *networkingv1.Ingress:
 		ns, backends = o.Namespace, BackendServices(o)
 		if publish = w.publishes(ns, o.Labels); publish {
-			ex = FromIngress(o, w.cluster.Site, w.opts.InZone, w.opts.DefaultCheck)
+			ex = FromIngress(o, w.cluster.Site, inZone, w.opts.DefaultCheck)
 		}
 	case *corev1.Service:
 		ns, backends = o.Namespace, []string{o.Name}
 		if publish = w.publishes(ns, o.Labels); publish {
-			ex = FromService(o, w.cluster.Site, w.opts.InZone, w.opts.DefaultCheck)
+			ex = FromService(o, w.cluster.Site, inZone, w.opts.DefaultCheck)
 		}
 	default:
 		return
 	}
 	key := w.key(kind, obj)
+	var noProbe map[string]bool
+	if w.global != nil {
+		w.global.rename(&ex) // before the policy: it speaks of global names
+	}
 	if w.opts.Policy != nil {
 		w.setUnselected(key, !publish)
-		applyLayer(&ex, w.opts.Policy, w.cluster.Site)
+		noProbe = applyLayer(&ex, w.opts.Policy, w.cluster.Site)
 	}
-	if w.opts.EndpointReadiness && !w.endpoints.anyReady(ns, backends) {
+	if (w.opts.EndpointReadiness || len(noProbe) > 0) && !w.endpoints.anyReady(ns, backends) {
 		for i := range ex.Records {
-			ex.Records[i].SourceDown = true
+			if w.opts.EndpointReadiness || noProbe[ex.Records[i].FQDN] {
+				ex.Records[i].SourceDown = true
+			}
 		}
 	}
 	w.reportErrors(key, ex.Errors)
@@ -279,6 +316,9 @@ func (w *Watcher) setIgnored(key string, n int) {
 func (w *Watcher) Start() {
 	syncedGauge.WithLabelValues(w.cluster.Site).Set(0)
 	for _, f := range w.factories {
+		f.Start(w.stop)
+	}
+	for _, f := range w.dynFactories {
 		f.Start(w.stop)
 	}
 	w.done.Add(2)
@@ -354,6 +394,9 @@ func (w *Watcher) Stop() {
 	close(w.stop)
 	w.cancel()
 	for _, f := range w.factories {
+		f.Shutdown()
+	}
+	for _, f := range w.dynFactories {
 		f.Shutdown()
 	}
 	w.done.Wait()

@@ -9,7 +9,9 @@
 //   - HTTPS only, on 127.0.0.1, with its own CA (CAPEM, WriteCA).
 //   - POST /login with JSON {"username", "password"} or {"username",
 //     "token"}: sets the csrftoken, avi-sessionid and sessionid cookies and
-//     answers {"success": "true"}; bad credentials answer 401.
+//     answers {"success": "true"}; bad credentials answer 401. After 3
+//     refused logins in a row a user is locked for 30 minutes (Avi's
+//     default user-account profile): even the right password is refused.
 //   - Every other /api/ request (except /api/initial-data) needs the session
 //     cookie (401 without, or once the session expired after SessionIdle),
 //     X-CSRFToken equal to the session's token and a Referer on the
@@ -29,6 +31,11 @@
 //     fixtures' clusters), /api/cluster and /api/initial-data.
 //   - Runtime is derived from the configuration: every member OPER_UP unless
 //     SetMemberState says otherwise (or SetRuntimeRaw serves a fixed body).
+//     The inventory carries a runtime summary (oper_status, no members) by
+//     default, as the model documents it, and the full runtime with
+//     SetInventoryFull.
+//   - SetServiceRaw serves one GslbService's JSON verbatim, for objects of
+//     an unexpected shape among good ones.
 //   - Faults: slow answers, a fixed status (5xx), N answers of 401, a
 //     refused login, truncated JSON or any fixed body, and Down/Up, which
 //     close the listener (connection refused) and reopen it on the same
@@ -123,6 +130,12 @@ type Options struct {
 	SessionIdle time.Duration
 	// Empty starts without the fixture GslbServices.
 	Empty bool
+	// LockoutAfter locks a user after that many failed logins in a row,
+	// like Avi's default user-account profile (3); a locked user's login
+	// is refused even with the right password for LockoutFor (default
+	// 30 minutes). 0 means 3; a negative number never locks.
+	LockoutAfter int
+	LockoutFor   time.Duration
 }
 
 // Faults are injected failures; the zero value injects none. They apply to
@@ -167,7 +180,11 @@ type Server struct {
 	runtimeRaw    map[string][]byte
 	gslb          *models.Gslb
 	inventory     bool
+	inventoryFull bool
 	runtimeObject bool
+	serviceRaw    map[string][]byte
+	failedLogins  map[string]int
+	lockedUntil   map[string]time.Time
 	faults        Faults
 	requests      map[string]int
 	logins        int
@@ -197,14 +214,23 @@ func New(opts Options) (*Server, error) {
 	if opts.SessionIdle == 0 {
 		opts.SessionIdle = 15 * time.Minute
 	}
+	if opts.LockoutAfter == 0 {
+		opts.LockoutAfter = 3
+	}
+	if opts.LockoutFor == 0 {
+		opts.LockoutFor = 30 * time.Minute
+	}
 	s := &Server{
-		opts:       opts,
-		users:      map[string]user{opts.Username: {password: opts.Password, token: opts.Token}},
-		sessions:   map[string]*session{},
-		state:      map[string]map[string]string{},
-		runtimeRaw: map[string][]byte{},
-		inventory:  true,
-		requests:   map[string]int{},
+		opts:         opts,
+		users:        map[string]user{opts.Username: {password: opts.Password, token: opts.Token}},
+		sessions:     map[string]*session{},
+		state:        map[string]map[string]string{},
+		runtimeRaw:   map[string][]byte{},
+		inventory:    true,
+		serviceRaw:   map[string][]byte{},
+		failedLogins: map[string]int{},
+		lockedUntil:  map[string]time.Time{},
+		requests:     map[string]int{},
 	}
 	var err error
 	if s.cert, s.caPEM, err = newCert(); err != nil {
@@ -327,6 +353,43 @@ func (s *Server) SetInventory(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inventory = on
+}
+
+// SetInventoryFull makes the inventory carry each service's full runtime,
+// members included. By default it carries a runtime summary (the service's
+// oper_status, no groups): the alb-sdk model documents the inventory's
+// runtime as a "runtime summary", so a client may not count on members.
+func (s *Server) SetInventoryFull(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inventoryFull = on
+}
+
+// SetServiceRaw serves body verbatim in place of service uuid's object in
+// /api/gslbservice pages and /api/gslbservice/<uuid> (an object with a
+// field of an unexpected type, say); nil goes back to the stored object.
+func (s *Server) SetServiceRaw(uuid string, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if body == nil {
+		delete(s.serviceRaw, uuid)
+	} else {
+		s.serviceRaw[uuid] = slices.Clone(body)
+	}
+}
+
+// FailedLogins counts refused logins of a user (locked ones included).
+func (s *Server) FailedLogins(username string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failedLogins[username]
+}
+
+// Locked tells whether a user is locked out now.
+func (s *Server) Locked(username string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Now().Before(s.lockedUntil[username])
 }
 
 // SetRuntimeAsObject makes /runtime answer one object instead of a list.
@@ -558,11 +621,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	u, ok := s.users[cred.Username]
 	good := ok && ((cred.Password != "" && cred.Password == u.password) || (cred.Token != "" && cred.Token == u.token))
-	if !good {
+	locked := time.Now().Before(s.lockedUntil[cred.Username])
+	if !good || locked {
+		s.failedLogins[cred.Username]++
+		if s.opts.LockoutAfter > 0 && s.failedLogins[cred.Username] >= s.opts.LockoutAfter && !locked {
+			s.lockedUntil[cred.Username] = time.Now().Add(s.opts.LockoutFor)
+		}
 		s.mu.Unlock()
 		writeError(w, http.StatusUnauthorized, "Invalid credentials")
 		return
 	}
+	s.failedLogins[cred.Username] = 0
 	id, csrf := randomHex(16), randomHex(16)
 	s.sessions[id] = &session{csrf: csrf, lastUsed: time.Now()}
 	s.logins++
@@ -643,7 +712,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		var out []any
 		for _, gs := range s.services {
-			if inTenant(gs, tenant) {
+			if !inTenant(gs, tenant) {
+				continue
+			}
+			if raw, ok := s.serviceRaw[*gs.UUID]; ok {
+				out = append(out, json.RawMessage(raw))
+			} else {
 				out = append(out, gs)
 			}
 		}
@@ -678,6 +752,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case gs == nil:
 			writeError(w, http.StatusNotFound, "Not found")
+		case sub == "" && s.serviceRaw[uuid] != nil:
+			writeJSON(w, json.RawMessage(s.serviceRaw[uuid]))
 		case sub == "":
 			writeJSON(w, gs)
 		case sub == "runtime":
@@ -853,8 +929,21 @@ func upDown(up bool) string {
 }
 
 // inventoryOf is a /api/gslbservice-inventory entry: the config subset the
-// model has (no ttl, no num_dns_ip) and the runtime. Called with s.mu held.
+// model has (no ttl, no num_dns_ip) and the runtime, a summary without
+// members unless SetInventoryFull. Called with s.mu held.
 func (s *Server) inventoryOf(gs *models.GslbService) *models.GslbServiceInventory {
+	rt := s.runtimeOf(gs)
+	if !s.inventoryFull {
+		rt = &models.GslbServiceRuntime{
+			Name:        rt.Name,
+			UUID:        rt.UUID,
+			ObjUUID:     rt.ObjUUID,
+			ClusterUUID: rt.ClusterUUID,
+			TenantName:  rt.TenantName,
+			DomainNames: rt.DomainNames,
+			OperStatus:  rt.OperStatus,
+		}
+	}
 	return &models.GslbServiceInventory{
 		UUID: gs.UUID,
 		URL:  Str("https://" + s.opts.Hostname + "/api/gslbservice-inventory/" + *gs.UUID),
@@ -877,7 +966,7 @@ func (s *Server) inventoryOf(gs *models.GslbService) *models.GslbServiceInventor
 			UseEdnsClientSubnet:           gs.UseEdnsClientSubnet,
 			WildcardMatch:                 gs.WildcardMatch,
 		},
-		Runtime: s.runtimeOf(gs),
+		Runtime: rt,
 	}
 }
 

@@ -67,15 +67,18 @@ for _ in $(seq 1 120); do
 done
 
 echo
-echo "==> dig @127.0.0.1 -p $DNS_PORT onlineshop.gslb.sddc.lab (round robin over both sites)"
-for i in 1 2 3; do
-	echo "--- query $i"
-	dig @127.0.0.1 -p "$DNS_PORT" onlineshop.gslb.sddc.lab +noall +answer +norec
+echo "==> dig @127.0.0.1 -p $DNS_PORT onlineshop.gslb.sddc.lab +short (round robin, one site per answer, as Avi's num_dns_ip 1)"
+answers=""
+for i in 1 2 3 4; do
+	one=$(dig @127.0.0.1 -p "$DNS_PORT" onlineshop.gslb.sddc.lab +short +norec)
+	echo "--- query $i: $one"
+	[ "$(wc -l <<<"$one")" -eq 1 ] || { echo "demo: FAILED: want one address per answer (answers 1), got: $one" >&2; exit 1; }
+	answers+="$one"$'\n'
 done
-answers=$(dig @127.0.0.1 -p "$DNS_PORT" onlineshop.gslb.sddc.lab +short +norec)
 for vip in 172.26.17.21 172.27.17.21; do
-	grep -qx "$vip" <<<"$answers" || { echo "demo: FAILED: $vip missing from the answer" >&2; exit 1; }
+	grep -qx "$vip" <<<"$answers" || { echo "demo: FAILED: $vip never answered in 4 queries" >&2; exit 1; }
 done
+dig @127.0.0.1 -p "$DNS_PORT" onlineshop.gslb.sddc.lab +noall +answer +norec
 echo "--- the zone's name servers and SOA"
 dig @127.0.0.1 -p "$DNS_PORT" gslb.sddc.lab NS +noall +answer +additional +norec
 dig @127.0.0.1 -p "$DNS_PORT" gslb.sddc.lab SOA +noall +answer +norec
@@ -93,7 +96,7 @@ Both sites answer. In another terminal, try:
   dig AXFR gslb.sddc.lab @127.0.0.1 -p $DNS_PORT              # the zone, as a secondary gets it
   $KUBECTL --kubeconfig $KUBECONFIG config get-contexts
   $KUBECTL --kubeconfig $KUBECONFIG --context $CONTEXT_2 -n boutique-app get ingress
-Take site B's VIP away (as if AKO withdrew it), then watch the answer shrink to site A:
+Take site B's VIP away (as if AKO withdrew it), then watch every answer become site A's:
   $KUBECTL --kubeconfig $KUBECONFIG --context $CONTEXT_2 -n boutique-app delete ingress onlineshop-ingress
 Take site B's API server away: its last known members keep being answered:
   kill $APISERVER_PID_2          # and later: kill -USR1 $GSLB_LAB_PID to start it again

@@ -57,7 +57,7 @@ func installAmkoCRDs(t *testing.T) {
 	crdOnce.Do(func() {
 		ctx := context.Background()
 		dyn := leaderClient(t)
-		for _, f := range []string{"gdp_def.yaml", "gslbhostrule_def.yaml"} {
+		for _, f := range []string{"gdp_def.yaml", "gslbhostrule_def.yaml", "gslb_config_def.yaml"} {
 			b, err := os.ReadFile(filepath.Join("testdata", "amko", f))
 			if err != nil {
 				crdErr = err
@@ -124,13 +124,20 @@ func amkoNamespace(t *testing.T, name string) string {
 	return ns
 }
 
-// apply creates the object or replaces its spec (and labels).
+// apply creates the object or replaces its spec (and labels). A created
+// object is deleted when the test ends: GSLBHostRules are read in every
+// namespace, so one left behind would reach later tests.
 func apply(t *testing.T, gvr schema.GroupVersionResource, doc string) {
 	t.Helper()
 	ctx := context.Background()
 	want := decodeYAML(t, doc)
 	api := leaderClient(t).Resource(gvr).Namespace(want.GetNamespace())
 	if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err == nil {
+		t.Cleanup(func() {
+			if err := api.Delete(context.Background(), want.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("deleting %s %s/%s: %v", gvr.Resource, want.GetNamespace(), want.GetName(), err)
+			}
+		})
 		return
 	} else if !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("creating %s %s: %v", gvr.Resource, want.GetName(), err)
@@ -329,6 +336,9 @@ func TestAmkoHostRules(t *testing.T) {
   - cluster: %s
     weight: 1
     priority: 10
+  - cluster: dc3
+    weight: 1
+    priority: 10
 `, ctxB, ctxA, ctxB)))
 	// Weights only, as AMKO's documentation shows a host rule: the API
 	// server fills in priority 1 (AMKO's GSLBHostRule default).
@@ -389,6 +399,32 @@ func TestAmkoHostRules(t *testing.T) {
 	s.eventually(extra, dns.TypeA, updateBound, "172.26.31.1")
 }
 
+// TestAmkoThirdPartyStandby: a third-party member that no trafficSplit
+// entry ranks gets AMKO's priority 1, a standby below the clusters' 10; it
+// answers once no cluster member is left. The host rule lives in the app's
+// own namespace, which AMKO (and gslb) read as well as avi-system.
+func TestAmkoThirdPartyStandby(t *testing.T) {
+	amkoNS := amkoNamespace(t, "amko-standby")
+	ns := namespace(t, "amkostandby")
+	host := ns + ".gslb.sddc.lab"
+	amkoIngress(t, 0, ns, host, "172.26.34.1", noProbe)
+	amkoIngress(t, 1, ns, host, "172.27.34.1", noProbe)
+	apply(t, gdpGVR, gdpDoc(amkoNS, "global-gdp", ""))
+	apply(t, hostRuleGVR, hostRuleDoc(ns, "standby", host, `  thirdPartyMembers:
+  - site: dc4
+    vip: 172.30.0.6
+`))
+	s := startServer(t, gslbBlock("amko "+theLab.Clusters[0].Context+" "+amkoNS))
+	waitLog(t, s, "GSLBHostRule "+ns+"/standby accepted", "dc4")
+	s.eventually(host, dns.TypeA, updateBound, "172.26.34.1", "172.27.34.1")
+	for i := range theLab.Clusters {
+		if err := lab.ClearIngressStatus(context.Background(), site(i), ns, "web"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.eventually(host, dns.TypeA, updateBound, "172.30.0.6")
+}
+
 // TestAmkoDownResponse: with every member down (probes against loopback
 // servers), the GDP's downResponse answers its fallback IP.
 func TestAmkoDownResponse(t *testing.T) {
@@ -418,8 +454,9 @@ func TestAmkoDownResponse(t *testing.T) {
 }
 
 // TestAmkoSelection: a GDP that selects nothing publishes nothing (and says
-// so); a namespaceSelector follows namespace labels per cluster; a rejected
-// only GDP falls back to the Corefile selection.
+// so); a namespaceSelector follows namespace labels per cluster; an invalid
+// update keeps the last accepted GDP, and a server that never had a valid
+// one publishes nothing from the clusters (AMKO fails closed).
 func TestAmkoSelection(t *testing.T) {
 	amkoNS := amkoNamespace(t, "amko-select")
 	ns := namespace(t, "amkoselect")
@@ -469,14 +506,27 @@ spec:
 	labelNamespace(t, 0, ns, label)
 	s.eventually(host, dns.TypeA, updateBound, "172.26.32.1", "172.27.32.1")
 
-	// The only GDP rejected (an unknown cluster): the Corefile selection.
+	// The only GDP updated into an invalid one (an unknown cluster, and
+	// an appSelector that would select the seed): the last accepted GDP
+	// stays in force, as AMKO keeps its filter.
 	apply(t, gdpGVR, gdpDoc(amkoNS, "global-gdp", `    - cluster: sitec-admin@sitec
 `))
-	waitLog(t, s, "GlobalDeploymentPolicy "+amkoNS+"/global-gdp rejected", `"sitec-admin@sitec"`)
-	waitLog(t, s, "no GlobalDeploymentPolicy applies", "publishing every object the Corefile selector watches")
+	waitLog(t, s, "GlobalDeploymentPolicy "+amkoNS+"/global-gdp rejected", `"sitec-admin@sitec"`, "the last accepted policy, "+amkoNS+"/global-gdp, stays in force")
 	waitStatus(t, s, gdpGVR, amkoNS, "global-gdp", "errorStatus", "is not a member context")
 	s.eventually(host, dns.TypeA, updateBound, "172.26.32.1", "172.27.32.1")
-	s.eventually(lab.OnlineshopHost, dns.TypeA, updateBound, lab.SeedVIP(0), lab.SeedVIP(1))
+	if r := s.query(lab.OnlineshopHost, dns.TypeA); r.Rcode != dns.RcodeNameError {
+		t.Errorf("the invalid GDP's selection applies (the seed is outside the last accepted one):\n%v", r)
+	}
+
+	// A server that starts with only the invalid GDP never had a valid
+	// one: nothing from the clusters.
+	s2 := startServer(t, gslbBlock("amko "+ctxA+" "+amkoNS))
+	waitLog(t, s2, "GlobalDeploymentPolicy "+amkoNS+"/global-gdp rejected", "nothing from the clusters is published until one is valid")
+	for _, name := range []string{host, lab.OnlineshopHost} {
+		if r := s2.query(name, dns.TypeA); r.Rcode != dns.RcodeNameError {
+			t.Errorf("%s published without a valid GDP:\n%v", name, r)
+		}
+	}
 }
 
 func labelNamespace(t *testing.T, i int, ns, team string) {
@@ -521,4 +571,74 @@ func TestAmkoTwoGDPs(t *testing.T) {
 		t.Errorf("coredns_gslb_amko_rejected{kind=GlobalDeploymentPolicy} = %v, want 1", got)
 	}
 	s.eventually(host, dns.TypeA, updateBound, "172.26.33.1")
+}
+
+// TestAmkoGSLBConfig: AMKO's GSLBConfig decides which kubeconfig contexts
+// are member clusters. A context watched by the Corefile but not listed is
+// not a site (its objects are not published); a listed context that the
+// kubeconfig lacks is reported and the rest applies.
+func TestAmkoGSLBConfig(t *testing.T) {
+	amkoNS := amkoNamespace(t, "amko-config")
+	ns := namespace(t, "amkoconfig")
+	host := ns + ".gslb.sddc.lab"
+	amkoIngress(t, 0, ns, host, "172.26.35.1", noProbe)
+	amkoIngress(t, 1, ns, host, "172.27.35.1", noProbe)
+	apply(t, gdpGVR, gdpDoc(amkoNS, "global-gdp", ""))
+	configGVR := schema.GroupVersionResource{Group: "amko.vmware.com", Version: "v1alpha1", Resource: "gslbconfigs"}
+	apply(t, configGVR, fmt.Sprintf(`apiVersion: amko.vmware.com/v1alpha1
+kind: GSLBConfig
+metadata:
+  name: gc-1
+  namespace: %s
+spec:
+  gslbLeader:
+    credentials: gslb-avi-secret
+    controllerVersion: 22.1.3
+    controllerIP: 10.10.10.10
+  memberClusters:
+  - clusterContext: %s
+  - clusterContext: sitec-tkg-wld01-admin@sitec-tkg-wld01
+  refreshInterval: 1800
+  logLevel: INFO
+`, amkoNS, theLab.Clusters[0].Context))
+
+	s := startServer(t, gslbBlock("amko "+theLab.Clusters[0].Context+" "+amkoNS))
+	waitLog(t, s, "GSLBConfig "+amkoNS+"/gc-1", `context "sitec-tkg-wld01-admin@sitec-tkg-wld01" is not in gslb's kubeconfig`)
+	waitLog(t, s, "GSLBConfig "+amkoNS+"/gc-1", "sites siteb are watched by the Corefile but not listed in memberClusters")
+	s.eventually(host, dns.TypeA, updateBound, "172.26.35.1")
+
+	// Site B joins the federation.
+	apply(t, configGVR, fmt.Sprintf(`apiVersion: amko.vmware.com/v1alpha1
+kind: GSLBConfig
+metadata:
+  name: gc-1
+  namespace: %s
+spec:
+  memberClusters:
+  - clusterContext: %s
+  - clusterContext: %s
+`, amkoNS, theLab.Clusters[0].Context, theLab.Clusters[1].Context))
+	s.eventually(host, dns.TypeA, 2*updateBound, "172.26.35.1", "172.27.35.1")
+}
+
+// TestAmkoControlPlaneHmOnly: AMKO's controlPlaneHmOnly leaves a name to
+// Avi's control-plane view instead of data-path monitors. gslb does not
+// probe it, but keeps a health input: the Services behind the Ingress must
+// have a ready endpoint, even without endpoint_readiness in the Corefile.
+func TestAmkoControlPlaneHmOnly(t *testing.T) {
+	amkoNS := amkoNamespace(t, "amko-cponly")
+	ns := namespace(t, "amkocponly")
+	host := ns + ".gslb.sddc.lab"
+	amkoIngress(t, 0, ns, host, "172.26.36.1", nil)
+	amkoIngress(t, 1, ns, host, "172.27.36.1", nil)
+	setEndpoints(t, 0, ns, "web", true)
+	setEndpoints(t, 1, ns, "web", true)
+	apply(t, gdpGVR, gdpDoc(amkoNS, "global-gdp", "  controlPlaneHmOnly: true\n"))
+
+	s := startServer(t, gslbBlock("amko "+theLab.Clusters[0].Context+" "+amkoNS))
+	s.eventually(host, dns.TypeA, updateBound, "172.26.36.1", "172.27.36.1")
+	setEndpoints(t, 1, ns, "web", false)
+	s.eventually(host, dns.TypeA, updateBound, "172.26.36.1")
+	setEndpoints(t, 1, ns, "web", true)
+	s.eventually(host, dns.TypeA, updateBound, "172.26.36.1", "172.27.36.1")
 }

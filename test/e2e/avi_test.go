@@ -35,9 +35,11 @@ func TestAviAndKubernetesMerge(t *testing.T) {
 	host := ns + ".gslb.sddc.lab"
 	gslbIngress(t, 0, ns, host, "172.26.17.95", map[string]string{"gslb.io/health-check": "none"})
 	const uuid = "gslbservice-e2e-merge"
-	sim.AddService(avisim.Service(uuid, host, avisim.Pool(10,
+	gs := avisim.Service(uuid, host, avisim.Pool(10,
 		avisim.Member("172.26.17.95", avisim.ClusterA),
-		avisim.Member("172.28.17.95", avisim.ClusterB))))
+		avisim.Member("172.28.17.95", avisim.ClusterB)))
+	gs.NumDNSIP = avisim.U32(0) // every member in one answer (unset, Avi answers one)
+	sim.AddService(gs)
 
 	s := startServer(t, gslbBlock(
 		"avi "+sim.URL()+" {\n            credentials "+creds+"\n            ca "+ca+"\n            poll 200ms\n        }"))

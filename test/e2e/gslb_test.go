@@ -275,3 +275,42 @@ func TestAPIGrace(t *testing.T) {
 	}
 	t.Logf("site B back: its members returned after %.1f s", s.eventually(host, dns.TypeA, resumeBound, "172.26.17.90", "172.27.17.90").Seconds())
 }
+
+// TestAKOPerHostStatus: AKO writes one status entry per host, {ip,
+// hostname}, and may shard the hosts of one Ingress onto different virtual
+// services. Each host answers only its own VIPs, as AMKO maps them; a host
+// that is only in spec.tls is not published; an Ingress whose controller
+// writes no hostnames (ingress-nginx style) gives every host every VIP.
+func TestAKOPerHostStatus(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t, "ako-hosts")
+	hosts := []string{"shop.gslb.sddc.lab", "cart.gslb.sddc.lab"}
+	vips := [][]string{{"172.26.17.41", "172.26.17.42"}, {"172.27.17.41", "172.27.17.42"}}
+	for i := range theLab.Clusters {
+		deleteAtEnd(t, i, "ingress", ns, "web")
+		if _, err := lab.CreateIngress(ctx, site(i), lab.IngressSpec{
+			Namespace: ns, Name: "web", Labels: lab.GSLBLabels(), ClassName: "avi-lb",
+			Hosts: hosts, TLSHosts: []string{"cart.gslb.sddc.lab", "tls-only.gslb.sddc.lab"}, Service: "web", Port: 80,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := lab.SetAKOIngressStatus(ctx, site(i), ns, "web",
+			lab.HostVIP{Host: hosts[0], IP: vips[i][0]}, lab.HostVIP{Host: hosts[1], IP: vips[i][1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := startServer(t, gslbBlock("answers 0", "health_check none"))
+	s.eventually("shop.gslb.sddc.lab", dns.TypeA, updateBound, "172.26.17.41", "172.27.17.41")
+	s.eventually("cart.gslb.sddc.lab", dns.TypeA, updateBound, "172.26.17.42", "172.27.17.42")
+	if r := s.query("tls-only.gslb.sddc.lab", dns.TypeA); r.Rcode != dns.RcodeNameError {
+		t.Errorf("a host only in spec.tls was published: %v", r)
+	}
+
+	// Site B's controller rewrites its status without hostnames: every
+	// host gets every entry there.
+	if err := lab.SetIngressStatus(ctx, site(1), ns, "web", []string{"172.27.17.43"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually("shop.gslb.sddc.lab", dns.TypeA, updateBound, "172.26.17.41", "172.27.17.43")
+	s.eventually("cart.gslb.sddc.lab", dns.TypeA, updateBound, "172.26.17.42", "172.27.17.43")
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/gslb/gslb/test/lab"
 	"github.com/miekg/dns"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -281,4 +282,66 @@ func TestEndpointReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.eventually(host, dns.TypeA, updateBound, "172.27.17.80")
+}
+
+// TestProbeEveryPath: like AMKO's monitors, every path of an Ingress rule
+// is probed with HEAD (2xx/3xx pass), and a member answers only while all of
+// them pass: site A's /cart failing takes site A out although / answers.
+func TestProbeEveryPath(t *testing.T) {
+	const ipA, ipB = "127.26.17.45", "127.27.17.45"
+	port := freePortOn(t, ipA, ipB)
+	var cartDown sync.Map // listen address -> true while its /cart fails
+	var methods sync.Map  // methods seen
+	serve := func(ip string) {
+		addr := net.JoinHostPort(ip, strconv.Itoa(port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			methods.Store(r.Method, true)
+			if _, down := cartDown.Load(addr); down && r.URL.Path == "/cart" {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+		})}
+		go srv.Serve(l)
+		t.Cleanup(func() { srv.Close() })
+	}
+	serve(ipA)
+	serve(ipB)
+	ns := namespace(t, "paths")
+	host := ns + ".gslb.sddc.lab"
+	prefix := networkingv1.PathTypePrefix
+	for i, ip := range []string{ipA, ipB} {
+		deleteAtEnd(t, i, "ingress", ns, "web")
+		ing := &networkingv1.Ingress{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web", Labels: lab.GSLBLabels(),
+				Annotations: map[string]string{"gslb.io/health-port": strconv.Itoa(port)}},
+			Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: host,
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+					{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}}}},
+					{Path: "/cart", PathType: &prefix, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "cart", Port: networkingv1.ServiceBackendPort{Number: 80}}}},
+				}}}}}},
+		}
+		if _, err := site(i).NetworkingV1().Ingresses(ns).Create(context.Background(), ing, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := lab.SetAKOIngressStatus(context.Background(), site(i), ns, "web", lab.HostVIP{Host: host, IP: ip}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := startServer(t, gslbBlock())
+	s.eventually(host, dns.TypeA, updateBound, ipA, ipB)
+	s.waitProbed(8) // 2 members x 2 paths, probed twice
+	cartDown.Store(net.JoinHostPort(ipA, strconv.Itoa(port)), true)
+	s.eventually(host, dns.TypeA, failoverBound, ipB)
+	cartDown.Delete(net.JoinHostPort(ipA, strconv.Itoa(port)))
+	s.eventually(host, dns.TypeA, failoverBound, ipA, ipB)
+	if _, ok := methods.Load(http.MethodHead); !ok {
+		t.Error("probes did not use HEAD")
+	}
+	if _, ok := methods.Load(http.MethodGet); ok {
+		t.Error("a probe used GET")
+	}
 }

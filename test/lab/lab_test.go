@@ -138,9 +138,10 @@ func checkOnlineshopIngress(t *testing.T, cluster string, ing *networkingv1.Ingr
 	if p.Path != "/" || *p.PathType != networkingv1.PathTypePrefix || p.Backend.Service.Name != "frontend-external" || p.Backend.Service.Port.Number != 80 {
 		t.Errorf("%s: path = %+v, want / Prefix -> frontend-external:80", cluster, p)
 	}
+	// AKO's shape: one entry per host, with the host as hostname.
 	lb := ing.Status.LoadBalancer.Ingress
-	if len(lb) != 1 || lb[0].IP != vip {
-		t.Errorf("%s: status.loadBalancer.ingress = %+v, want ip %s", cluster, lb, vip)
+	if len(lb) != 1 || lb[0].IP != vip || lb[0].Hostname != "onlineshop.gslb.sddc.lab" {
+		t.Errorf("%s: status.loadBalancer.ingress = %+v, want {ip %s, hostname onlineshop.gslb.sddc.lab}", cluster, lb, vip)
 	}
 }
 

@@ -34,8 +34,9 @@ func GSLBLabels() map[string]string { return map[string]string{"app": "gslb"} }
 func SeedVIP(i int) string { return fmt.Sprintf("172.%d.17.21", 26+i) }
 
 // SeedOnlineshop creates (or updates) the onlineshop objects in one
-// cluster and then, as AKO would once Avi has placed the virtual service,
-// writes vip into the Ingress status. Running it twice is harmless.
+// cluster and then, as AKO does once Avi has placed the virtual service,
+// writes {ip: vip, hostname: onlineshop's host} into the Ingress status.
+// Running it twice is harmless.
 func SeedOnlineshop(ctx context.Context, cs kubernetes.Interface, vip string) error {
 	if err := EnsureIngressClass(ctx, cs, OnlineshopIngressClass, AKOController); err != nil {
 		return err
@@ -60,7 +61,7 @@ func SeedOnlineshop(ctx context.Context, cs kubernetes.Interface, vip string) er
 	}); err != nil {
 		return err
 	}
-	return SetIngressStatus(ctx, cs, OnlineshopNamespace, OnlineshopIngress, []string{vip}, nil)
+	return SetAKOIngressStatus(ctx, cs, OnlineshopNamespace, OnlineshopIngress, HostVIP{Host: OnlineshopHost, IP: vip})
 }
 
 // EnsureNamespace creates ns if it does not exist.
@@ -157,8 +158,9 @@ func CreateIngress(ctx context.Context, cs kubernetes.Interface, s IngressSpec) 
 }
 
 // SetIngressStatus writes status.loadBalancer.ingress through the status
-// subresource, as an ingress controller does: one entry per IP, then one per
-// hostname. It replaces whatever was there.
+// subresource, as an ingress controller such as ingress-nginx does: one
+// entry per IP, then one per hostname (a cloud load balancer's name). It
+// replaces whatever was there.
 func SetIngressStatus(ctx context.Context, cs kubernetes.Interface, ns, name string, ips, hostnames []string) error {
 	var lb []networkingv1.IngressLoadBalancerIngress
 	for _, ip := range ips {
@@ -167,6 +169,25 @@ func SetIngressStatus(ctx context.Context, cs kubernetes.Interface, ns, name str
 	for _, h := range hostnames {
 		lb = append(lb, networkingv1.IngressLoadBalancerIngress{Hostname: h})
 	}
+	return SetIngressStatusEntries(ctx, cs, ns, name, lb)
+}
+
+// HostVIP is one entry of an Ingress status as AKO writes it.
+type HostVIP struct{ Host, IP string }
+
+// SetAKOIngressStatus writes the status the way AKO does: one entry per
+// host, {ip, hostname: <host>}. AKO may place the hosts of one Ingress on
+// different virtual services, so hosts can have different VIPs.
+func SetAKOIngressStatus(ctx context.Context, cs kubernetes.Interface, ns, name string, entries ...HostVIP) error {
+	var lb []networkingv1.IngressLoadBalancerIngress
+	for _, e := range entries {
+		lb = append(lb, networkingv1.IngressLoadBalancerIngress{IP: e.IP, Hostname: e.Host})
+	}
+	return SetIngressStatusEntries(ctx, cs, ns, name, lb)
+}
+
+// SetIngressStatusEntries replaces status.loadBalancer.ingress with lb.
+func SetIngressStatusEntries(ctx context.Context, cs kubernetes.Interface, ns, name string, lb []networkingv1.IngressLoadBalancerIngress) error {
 	api := cs.NetworkingV1().Ingresses(ns)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cur, err := api.Get(ctx, name, metav1.GetOptions{})
