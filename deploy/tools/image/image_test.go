@@ -1,12 +1,12 @@
 package image_test
 
 import (
-	"fmt"
 	"archive/tar"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
