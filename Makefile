@@ -4,12 +4,13 @@ BIN     := bin
 GOFLAGS ?=
 export GOFLAGS
 
-.PHONY: all build lab test unit e2e demo bench clean
+.PHONY: all build lab test unit e2e demo bench clean image manifests test-deploy
 all: build
 
-## build: the custom CoreDNS with the gslb plugin, bin/coredns
+## build: the custom CoreDNS with the gslb plugin, bin/coredns: static
+## (no cgo) and without build paths, so that the image reuses this very file
 build:
-	$(GO) build -o $(BIN)/coredns ./cmd/coredns
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/coredns ./cmd/coredns
 
 ## lab: the lab CLI, and kube-apiserver, etcd and kubectl (built once, cached under .cache/kube/)
 lab:
@@ -21,6 +22,36 @@ test: build lab
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./ ./plugin/...
 	$(GO) test -count=1 -timeout 20m ./test/...
+	$(MAKE) test-deploy
+
+## image: the OCI image of bin/coredns, as an OCI archive bin/gslb-image.tar (deploy/README.md)
+##   PLATFORMS="linux/amd64 linux/arm64" builds a multi-arch index; PUSH=1 also pushes it to IMAGE
+IMAGE     ?= ghcr.io/gslb/coredns:$(VERSION)
+PLATFORMS ?= linux/amd64
+PUSH      ?=
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+HOST_PLATFORM := $(shell $(GO) env GOOS)/$(shell $(GO) env GOARCH)
+TOOLS := cd deploy/tools && GOFLAGS= GSLB_COREDNS=$(CURDIR)/$(BIN)/coredns $(GO)
+image: build
+	@set -e; bins=; for p in $(PLATFORMS); do \
+	  if [ "$$p" = "$(HOST_PLATFORM)" ]; then bin=$(CURDIR)/$(BIN)/coredns; else \
+	    bin=$(CURDIR)/$(BIN)/$${p%/*}-$${p#*/}/coredns; \
+	    echo "building $$bin"; \
+	    CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags "-s -w" -o $$bin ./cmd/coredns; fi; \
+	  bins="$$bins -binary $$p=$$bin"; done; \
+	$(TOOLS) run ./cmd/gslb-image $$bins -out $(CURDIR)/$(BIN)/gslb-image.tar -ref $(IMAGE) \
+	  -version $(VERSION) -revision "$(REVISION)" -created $(SOURCE_DATE_EPOCH) $(if $(PUSH),-push)
+
+## manifests: deploy/manifests/gslb.yaml from the Helm chart (a test checks it is current)
+manifests:
+	$(TOOLS) run ./cmd/gslb-manifests -root $(CURDIR)
+
+## test-deploy: image, chart and manifests tests; the chart on the lab's API servers (deploy/tools)
+test-deploy: image
+	$(TOOLS) vet ./...
+	$(TOOLS) test -count=1 -timeout 15m ./...
 
 ## demo: two clusters on loopback, the onlineshop seed, CoreDNS on 127.0.0.1:$(DNS_PORT) (DEMO_SECONDS=N stops after N s)
 demo: build lab
