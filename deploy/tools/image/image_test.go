@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/gslb/gslb/deploy/tools/image"
 	"github.com/gslb/gslb/deploy/tools/internal/testbin"
@@ -77,88 +76,17 @@ func TestReproducible(t *testing.T) {
 	}
 }
 
-// openArchive reads the image back the way a runtime does: unpack the OCI
-// archive, read index.json, follow it to the manifest for the platform.
+// openArchive reads the image back the way a runtime does.
 func openArchive(t *testing.T, file, platform string) v1.Image {
 	t.Helper()
-	dir := t.TempDir()
-	if err := untar(file, dir); err != nil {
-		t.Fatal(err)
-	}
-	idx, err := layout.ImageIndexFromPath(dir)
+	img, ref, err := image.ReadOCIArchive(file, t.TempDir(), platform)
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
+	if ref != "ghcr.io/gslb/coredns:v0.1.0-test" {
+		t.Errorf("io.containerd.image.name = %q", ref)
 	}
-	if len(im.Manifests) != 1 {
-		t.Fatalf("index.json has %d entries, want 1", len(im.Manifests))
-	}
-	top := im.Manifests[0]
-	if got := top.Annotations["io.containerd.image.name"]; got != "ghcr.io/gslb/coredns:v0.1.0-test" {
-		t.Errorf("io.containerd.image.name = %q", got)
-	}
-	if top.MediaType.IsImage() {
-		img, err := idx.Image(top.Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return img
-	}
-	inner, err := idx.ImageIndex(top.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := inner.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range m.Manifests {
-		if d.Platform != nil && d.Platform.OS+"/"+d.Platform.Architecture == platform {
-			img, err := inner.Image(d.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return img
-		}
-	}
-	t.Fatalf("the index has no %s image", platform)
-	return nil
-}
-
-func untar(file, dir string) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		p := filepath.Join(dir, filepath.FromSlash(h.Name))
-		if h.Typeflag == tar.TypeDir {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				return err
-			}
-			continue
-		}
-		out, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, tr); err != nil {
-			return err
-		}
-		out.Close()
-	}
+	return img
 }
 
 type entry struct {

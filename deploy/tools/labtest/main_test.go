@@ -49,6 +49,11 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer theLab.Close()
+	defer func() {
+		if rootfsDir != "" {
+			os.RemoveAll(rootfsDir)
+		}
+	}()
 	crd, err := os.ReadFile(filepath.Join("..", "testdata", "crds", "monitoring.coreos.com_servicemonitors.yaml"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/gslb/gslb/deploy/tools/chart"
 	"github.com/gslb/gslb/deploy/tools/image"
@@ -176,34 +177,58 @@ var (
 	rootfsErr  error
 )
 
-// imageRootfs unpacks the image built from the static bin/coredns, the way
-// a runtime does: layers in order, modes, owners and the file capability.
+// imageRootfs unpacks the image the way a runtime does (layers in order,
+// modes, owners, the file capability), from the OCI archive `make image`
+// wrote ($GSLB_IMAGE), else from one built here from the static coredns.
 func imageRootfs(t *testing.T) string {
 	t.Helper()
-	bin := testbin.CoreDNS(t)
-	rootfsOnce.Do(func() {
-		var a image.Artifact
-		a, rootfsErr = image.Assemble(image.Options{Binaries: map[string]string{"linux/amd64": bin},
-			Version: "test", Revision: "test", Source: "https://github.com/gslb/gslb", Created: time.Unix(0, 0)})
-		if rootfsErr != nil {
-			return
-		}
-		if rootfsDir, rootfsErr = os.MkdirTemp("", "gslb-rootfs-"); rootfsErr != nil {
-			return
-		}
-		rootfsErr = unpack(a, rootfsDir)
-	})
+	archive := os.Getenv("GSLB_IMAGE")
+	if archive == "" {
+		bin := testbin.CoreDNS(t)
+		rootfsOnce.Do(func() {
+			var a image.Artifact
+			a, rootfsErr = image.Assemble(image.Options{Binaries: map[string]string{"linux/amd64": bin},
+				Version: "test", Revision: "test", Source: "https://github.com/gslb/gslb", Created: time.Unix(0, 0)})
+			if rootfsErr == nil {
+				archive = filepath.Join(os.TempDir(), fmt.Sprintf("gslb-image-%d.tar", os.Getpid()))
+				rootfsErr = image.WriteOCIArchive(a, "ghcr.io/gslb/coredns:test", archive)
+				defer os.Remove(archive)
+			}
+			if rootfsErr == nil {
+				rootfsDir, rootfsErr = unpackArchive(archive)
+			}
+		})
+	} else {
+		rootfsOnce.Do(func() { rootfsDir, rootfsErr = unpackArchive(archive) })
+	}
 	if rootfsErr != nil {
 		t.Fatalf("unpacking the image: %v", rootfsErr)
 	}
 	return rootfsDir
 }
 
-func unpack(a image.Artifact, dir string) error {
+func unpackArchive(archive string) (string, error) {
+	layoutDir, err := os.MkdirTemp("", "gslb-layout-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(layoutDir)
+	img, _, err := image.ReadOCIArchive(archive, layoutDir, "linux/amd64")
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "gslb-rootfs-")
+	if err != nil {
+		return "", err
+	}
+	return dir, unpack(img, dir)
+}
+
+func unpack(img v1.Image, dir string) error {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}
-	rc := mutate.Extract(a.Image)
+	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
 	for {
