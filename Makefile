@@ -33,7 +33,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 HOST_PLATFORM := $(shell $(GO) env GOOS)/$(shell $(GO) env GOARCH)
-TOOLS := cd deploy/tools && GOFLAGS= GSLB_COREDNS=$(CURDIR)/$(BIN)/coredns $(GO)
+TOOLS := cd deploy/tools && GOFLAGS= GSLB_COREDNS=$(CURDIR)/$(BIN)/coredns GSLB_IMAGE=$(CURDIR)/$(BIN)/gslb-image.tar $(GO)
 image: build
 	@set -e; bins=; for p in $(PLATFORMS); do \
 	  if [ "$$p" = "$(HOST_PLATFORM)" ]; then bin=$(CURDIR)/$(BIN)/coredns; else \
