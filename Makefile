@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?=
 export GOFLAGS
 
-.PHONY: all build lab test unit e2e demo bench clean image manifests test-deploy
+.PHONY: all build lab test unit e2e demo bench clean image manifests test-deploy kubelet-pod
 all: build
 
 ## build: the custom CoreDNS with the gslb plugin, bin/coredns: static
@@ -47,6 +47,10 @@ image: build
 ## manifests: deploy/manifests/gslb.yaml from the Helm chart (a test checks it is current)
 manifests:
 	$(TOOLS) run ./cmd/gslb-manifests -root $(CURDIR)
+
+## kubelet-pod: the chart's Pod from bin/gslb-image.tar under a real kubelet + containerd + runc (not in make test)
+kubelet-pod: image lab
+	bash deploy/tools/kubelet-pod.sh
 
 ## test-deploy: image, chart and manifests tests; the chart on the lab's API servers (deploy/tools)
 test-deploy: image
