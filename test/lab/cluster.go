@@ -45,6 +45,7 @@ type Cluster struct {
 	readyTimeout time.Duration
 	stopGrace    time.Duration
 	recordPID    func(cluster, name string, pid int) // pid 0: no longer running
+	audit        bool                                // Options.AuditLog
 
 	mu        sync.Mutex // serialises Start/Stop
 	etcd      *process
@@ -71,6 +72,7 @@ func newCluster(i int, labDir string, ports clusterPorts, opts Options, bins Bin
 		readyTimeout: opts.ReadyTimeout,
 		stopGrace:    opts.StopGrace,
 		recordPID:    record,
+		audit:        opts.AuditLog,
 	}
 	c.setPorts(ports)
 	if err := c.ensureDirs(); err != nil {
@@ -94,6 +96,18 @@ func (c *Cluster) setPorts(p clusterPorts) {
 // APIServerLog and EtcdLog are the files the processes log to.
 func (c *Cluster) APIServerLog() string { return filepath.Join(c.dir, "kube-apiserver.log") }
 func (c *Cluster) EtcdLog() string      { return filepath.Join(c.dir, "etcd.log") }
+
+// AuditLog is the kube-apiserver's audit log (JSON lines, one event per
+// request), written only with Options.AuditLog.
+func (c *Cluster) AuditLog() string { return filepath.Join(c.dir, "audit.log") }
+
+// auditPolicy records every request's metadata once, when it completes.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+`
 
 // EtcdURL is the etcd client URL (plain HTTP on loopback).
 func (c *Cluster) EtcdURL() string { return "http://127.0.0.1:" + strconv.Itoa(c.ports.etcdClient) }
@@ -336,7 +350,7 @@ func (c *Cluster) etcdArgs() []string {
 }
 
 func (c *Cluster) apiserverArgs() []string {
-	return []string{
+	args := []string{
 		"--etcd-servers=" + c.EtcdURL(),
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -360,6 +374,13 @@ func (c *Cluster) apiserverArgs() []string {
 		// Without it SIGTERM waits up to 60 s for open watches to end.
 		"--shutdown-send-retry-after=true",
 	}
+	if c.audit {
+		args = append(args,
+			"--audit-policy-file="+filepath.Join(c.dir, "audit-policy.yaml"),
+			"--audit-log-path="+c.AuditLog(),
+			"--audit-log-mode=blocking")
+	}
+	return args
 }
 
 // portInUseError marks a start failure caused by a taken port, which Start
@@ -374,6 +395,9 @@ func (c *Cluster) ensureDirs() error {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return err
 		}
+	}
+	if c.audit {
+		return os.WriteFile(filepath.Join(c.dir, "audit-policy.yaml"), []byte(auditPolicy), 0o600)
 	}
 	return nil
 }

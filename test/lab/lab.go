@@ -48,6 +48,10 @@ type Options struct {
 	StopGrace time.Duration
 	// Binaries, if set, skips EnsureBinaries.
 	Binaries *Binaries
+	// AuditLog makes each kube-apiserver write an audit log (metadata of
+	// every request, with user and response code) to Cluster.AuditLog, so
+	// that a test can prove which requests were forbidden, and to whom.
+	AuditLog bool
 }
 
 func (o *Options) setDefaults() {
