@@ -104,6 +104,9 @@ gslb-config-secret) or the chart's. */}}
 {{- with $g.namespaces }}
         namespaces {{ join " " . }}
 {{- end }}
+{{- if $g.customGlobalFqdn }}
+        custom_global_fqdn
+{{- end }}
         ttl {{ $g.ttl }}
 {{- with $g.answers }}
         answers {{ . }}
