@@ -138,9 +138,10 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	}
 	// The checker's onChange needs the builder, which needs the health
 	// adapter: tie the knot through g.
-	g.checker = health.NewChecker(p.health, func() { g.builder.Notify() })
-	g.health = &memberHealth{checker: g.checker, grace: p.apiGrace, watchers: g.watchers}
+	g.checker = health.NewChecker(p.health, func() { g.health.flipped() })
+	g.health = newMemberHealth(g.checker, p.apiGrace, g.watchers)
 	g.builder = table.NewBuilder(tcfg, store, g.health)
+	g.health.touch = g.builder.Touch
 	g.builder.OnBuild = func(t *table.Table, records int) {
 		log.Debugf("Published answer table serial %d: %d records", t.Serial, records)
 	}
@@ -160,7 +161,7 @@ func (g *GSLB) start() error {
 	}()
 	go func() {
 		defer g.wg.Done()
-		g.health.watchGrace(g.stopCh, g.builder.Notify)
+		g.health.watchGrace(g.stopCh)
 	}()
 	for _, w := range g.watchers {
 		w.Start()

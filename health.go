@@ -17,13 +17,37 @@ import (
 //     API server does (never fail over because one DNS server lost a watch);
 //   - an unprobed member is up unless its cluster's API server has been
 //     unreachable for longer than the grace period.
+//
+// It also keeps which names each probe target and each site's unprobed
+// members belong to, so that a probe flip or a grace expiry re-evaluates
+// only the names it affects (table.Builder.Touch), never every name.
 type memberHealth struct {
 	checker  *health.Checker
 	grace    time.Duration
 	watchers []*kube.Watcher
+	// touch asks the table builder to re-evaluate names; set before the
+	// checker runs.
+	touch func(names ...string)
 
 	mu    sync.Mutex
 	stale map[string]bool // site -> unreachable beyond grace
+
+	imu sync.Mutex
+	// byTarget counts, per probe target, the records of each name that
+	// it probes; a target is probed while any name uses it, once however
+	// many names share it.
+	byTarget map[health.Target]map[string]int32
+	// unprobed counts, per site, the records of each name that no probe
+	// covers: the grace period decides their health.
+	unprobed map[string]map[string]int32
+}
+
+func newMemberHealth(c *health.Checker, grace time.Duration, watchers []*kube.Watcher) *memberHealth {
+	return &memberHealth{
+		checker: c, grace: grace, watchers: watchers,
+		byTarget: map[health.Target]map[string]int32{},
+		unprobed: map[string]map[string]int32{},
+	}
 }
 
 var protoOf = map[model.CheckProto]health.Proto{
@@ -45,15 +69,85 @@ func target(r model.Record) (health.Target, bool) {
 	return t, true
 }
 
-// Prepare implements table.Health: probe exactly the current members.
-func (h *memberHealth) Prepare(recs []model.Record) {
-	targets := make([]health.Target, 0, len(recs))
+// Track implements table.Health: probe exactly the current members. New
+// records are counted before old ones are released, so a target that a
+// change keeps is never stopped and restarted (which would forget its
+// state).
+func (h *memberHealth) Track(name string, old, recs []model.Record) {
+	var add, remove []health.Target
+	h.imu.Lock()
 	for _, r := range recs {
 		if t, ok := target(r); ok {
-			targets = append(targets, t)
+			names := h.byTarget[t]
+			if names == nil {
+				names = map[string]int32{}
+				h.byTarget[t] = names
+				add = append(add, t)
+			}
+			names[name]++
+		} else {
+			count(h.unprobed, r.Member.Site, name, 1)
 		}
 	}
-	h.checker.Sync(targets)
+	for _, r := range old {
+		if t, ok := target(r); ok {
+			names := h.byTarget[t]
+			if names[name]--; names[name] <= 0 {
+				delete(names, name)
+			}
+			if len(names) == 0 {
+				delete(h.byTarget, t)
+				remove = append(remove, t)
+			}
+		} else {
+			count(h.unprobed, r.Member.Site, name, -1)
+		}
+	}
+	h.imu.Unlock()
+	if len(add)+len(remove) > 0 {
+		h.checker.Update(add, remove)
+	}
+}
+
+func count(m map[string]map[string]int32, site, name string, delta int32) {
+	names := m[site]
+	if names == nil {
+		names = map[string]int32{}
+		m[site] = names
+	}
+	if names[name] += delta; names[name] <= 0 {
+		delete(names, name)
+	}
+	if len(names) == 0 {
+		delete(m, site)
+	}
+}
+
+// flipped asks the builder to re-evaluate the names of the targets whose
+// probes flipped; the checker calls it.
+func (h *memberHealth) flipped() {
+	var names []string
+	h.imu.Lock()
+	for _, t := range h.checker.TakeFlipped() {
+		for name := range h.byTarget[t] {
+			names = append(names, name)
+		}
+	}
+	h.imu.Unlock()
+	h.touch(names...)
+}
+
+// namesOf returns the names with unprobed members in sites.
+func (h *memberHealth) namesOf(sites []string) []string {
+	var names []string
+	h.imu.Lock()
+	defer h.imu.Unlock()
+	for _, s := range sites {
+		for name := range h.unprobed[s] {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // Up implements table.Health.
@@ -70,8 +164,9 @@ func (h *memberHealth) Up(r model.Record) bool {
 }
 
 // watchGrace re-evaluates, every second, which sites have been unreachable
-// for longer than the grace period, and asks for a rebuild when that changes.
-func (h *memberHealth) watchGrace(stop <-chan struct{}, rebuild func()) {
+// for longer than the grace period, and when that changes asks to
+// re-evaluate the names with unprobed members in those sites.
+func (h *memberHealth) watchGrace(stop <-chan struct{}) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -87,22 +182,25 @@ func (h *memberHealth) watchGrace(stop <-chan struct{}, rebuild func()) {
 				stale[w.Site()] = true
 			}
 		}
+		var changed []string
 		h.mu.Lock()
-		changed := len(stale) != len(h.stale)
 		for s := range stale {
-			changed = changed || !h.stale[s]
-		}
-		if changed {
-			for s := range stale {
-				if !h.stale[s] {
-					log.Warningf("Site %s: API server unreachable for more than %s: its unprobed members leave the answers until it returns", s, h.grace)
-				}
+			if !h.stale[s] {
+				changed = append(changed, s)
+				log.Warningf("Site %s: API server unreachable for more than %s: its unprobed members leave the answers until it returns", s, h.grace)
 			}
+		}
+		for s := range h.stale {
+			if !stale[s] {
+				changed = append(changed, s)
+			}
+		}
+		if len(changed) > 0 {
 			h.stale = stale
 		}
 		h.mu.Unlock()
-		if changed {
-			rebuild()
+		if len(changed) > 0 {
+			h.touch(h.namesOf(changed)...)
 		}
 	}
 }
