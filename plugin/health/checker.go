@@ -36,8 +36,8 @@ type Checker struct {
 	gen     uint64 // of the last Sync; entries not seen in it are removed
 	running bool
 	runCtx  context.Context
-	wg      sync.WaitGroup     // target goroutines of the current Run
-	sites   map[string]*[2]int // per site: targets healthy [0], unhealthy [1]
+	wg      sync.WaitGroup      // target goroutines of the current Run
+	sites   map[string]*[2]int  // per site: targets healthy [0], unhealthy [1]
 	flipped map[Target]struct{} // since the last TakeFlipped; bounded by the targets
 }
 

@@ -221,4 +221,3 @@ func compileZone(z *Zone, ttl, serial uint32) *ZoneData {
 	}
 	return zd
 }
-

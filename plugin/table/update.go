@@ -253,7 +253,7 @@ func (s *state) compile(name string, zi int) *node {
 // non-terminal that stays one keeps its node (nothing to share or change).
 func (s *state) setNode(names *nameEdit, name string, n *node) {
 	old := names.get(name)
-	if old != nil && n != nil && isEmpty(old) && isEmpty(n) && old.apex == n.apex && old.zone == n.zone {
+	if old != nil && n != nil && isEmpty(old) && isEmpty(n) && old.apex == n.apex && old.zone == n.zone && old.downKind == n.downKind {
 		return
 	}
 	if old != nil && old.down {
