@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?=
 export GOFLAGS
 
-.PHONY: all build lab test unit e2e demo bench clean
+.PHONY: all build lab test unit e2e demo bench bench-scale clean
 all: build
 
 ## build: the custom CoreDNS with the gslb plugin, bin/coredns
@@ -29,6 +29,11 @@ demo: build lab
 ## bench: ServeDNS micro-benchmarks and dnsperf QPS against file and whoami
 bench: build
 	bash test/bench/bench.sh
+
+## bench-scale: the lab at scale (three clusters, SCALE_SIZES names each): sync, RSS, propagation, CPU per change, dnsperf under churn
+SCALE_SIZES ?= 1000,10000
+bench-scale: build lab
+	$(GO) run ./test/bench/scale -sizes $(SCALE_SIZES)
 
 clean:
 	rm -rf $(BIN) .lab

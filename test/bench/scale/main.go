@@ -1,0 +1,585 @@
+// Command scale measures gslb at scale on the lab: three real API servers,
+// N Ingresses in each (one host each, the same N hosts in every cluster, so
+// every name has one member per site), health_check none, bin/coredns
+// watching them. For every size it prints:
+//
+//   - sync: time from starting coredns until the table holds every member
+//     of every site (the members gauge), then checked by querying names;
+//   - RSS after the sync and peak (VmHWM) after the churn, and the RSS of
+//     the same server watching an empty namespace, for bytes per name;
+//   - propagation of one Ingress status change to the answers (p50/p99),
+//     at rest and under a steady churn of -churn status changes a second;
+//   - coredns CPU per change (CPU during the churn minus CPU at rest, over
+//     the changes made);
+//   - dnsperf QPS (all names, flat out) and latency p50/p99 (at -rate
+//     queries a second, from dnsperf -v) under churn, against the same
+//     server at rest.
+//
+// Everything listens on 127.0.0.1. `make bench-scale` runs it; the sizes are
+// a flag (-sizes 1000,10000,100000).
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gslb/gslb/test/lab"
+	"github.com/miekg/dns"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+const zone = "scale.lab."
+
+type options struct {
+	coredns     string
+	sizes       []int
+	samples     int
+	churn       int
+	window      time.Duration
+	perfSeconds int
+	rate        int
+	out         string
+}
+
+func main() {
+	var o options
+	sizes := flag.String("sizes", "1000,10000", "comma-separated numbers of names (Ingresses per cluster)")
+	flag.StringVar(&o.coredns, "coredns", "bin/coredns", "CoreDNS binary with the gslb plugin")
+	flag.IntVar(&o.samples, "samples", 40, "propagation samples per condition")
+	flag.IntVar(&o.churn, "churn", 100, "status changes a second during the churn")
+	flag.DurationVar(&o.window, "window", 10*time.Second, "length of the CPU measurement windows")
+	flag.IntVar(&o.perfSeconds, "perf-seconds", 8, "dnsperf -l per run")
+	flag.IntVar(&o.rate, "rate", 3000, "dnsperf -Q of the latency runs")
+	flag.StringVar(&o.out, "out", "test/bench/out/scale", "directory for generated files")
+	flag.Parse()
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "scale: -sizes: %q is not a positive number\n", s)
+			os.Exit(2)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	l, err := lab.Start(ctx, 3, lab.Options{Log: os.Stderr})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	clients := make([]kubernetes.Interface, len(l.Clusters))
+	for i, c := range l.Clusters {
+		cfg := c.RESTConfig()
+		cfg.QPS, cfg.Burst = 1000, 2000 // the seeding is the slow part
+		clients[i] = kubernetes.NewForConfigOrDie(cfg)
+	}
+
+	// The server with nothing to serve, for bytes per name.
+	empty, err := startServer(o, l, "empty")
+	if err != nil {
+		return err
+	}
+	if err := empty.waitMembers(0, time.Minute); err != nil {
+		empty.stop()
+		return err
+	}
+	time.Sleep(2 * time.Second)
+	rss0 := empty.status("VmRSS")
+	empty.stop()
+	fmt.Printf("baseline: coredns watching an empty namespace: RSS %.1f MB\n", mb(rss0))
+
+	var results []result
+	for _, n := range o.sizes {
+		r, err := measure(ctx, o, l, clients, n, rss0)
+		if err != nil {
+			return fmt.Errorf("%d names: %w", n, err)
+		}
+		results = append(results, r)
+	}
+	fmt.Println()
+	fmt.Println("| names | sync | RSS after sync | peak RSS | bytes/name | propagation p50/p99 at rest | under churn | CPU/change | QPS churn/rest | p99 at rest | p99 under churn |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range results {
+		fmt.Printf("| %d | %.2f s | %.0f MB | %.0f MB | %.0f | %.0f / %.0f ms | %.0f / %.0f ms | %.2f ms | %.0f / %.0f = %.2fx | %.2f ms | %.2f ms |\n",
+			r.names, r.sync.Seconds(), mb(r.rss), mb(r.peak), r.bytesPerName,
+			ms(r.propRest[0]), ms(r.propRest[1]), ms(r.propChurn[0]), ms(r.propChurn[1]), r.cpuPerChange*1000,
+			r.qpsChurn, r.qpsRest, r.qpsChurn/r.qpsRest, ms(r.latRest[1]), ms(r.latChurn[1]))
+	}
+	return nil
+}
+
+type result struct {
+	names                     int
+	sync                      time.Duration
+	rss, peak                 int64
+	bytesPerName              float64
+	propRest, propChurn       [2]time.Duration // p50, p99
+	cpuPerChange              float64          // seconds
+	qpsRest, qpsChurn         float64
+	latRest, latChurn         [2]time.Duration
+	changes                   int64
+	cpuRest, cpuChurn, window float64
+}
+
+func hostFmt(n int) string { return "app%d.n" + strconv.Itoa(n) + ".scale.lab" }
+
+func vip(cluster, i int) string {
+	return fmt.Sprintf("10.%d.%d.%d", cluster*16+i>>16, (i>>8)&255, i&255)
+}
+
+func measure(ctx context.Context, o options, l *lab.Lab, clients []kubernetes.Interface, n int, rss0 int64) (result, error) {
+	r := result{names: n}
+	ns := fmt.Sprintf("scale%d", n)
+	fmt.Printf("\n== %d names in each of %d clusters (namespace %s)\n", n, len(clients), ns)
+	begin := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, len(clients))
+	for c, cs := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[c] = lab.ScaleIngresses(ctx, cs, ns, n, hostFmt(n), func(i int) string { return vip(c, i) })
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return r, err
+		}
+	}
+	fmt.Printf("seeded %d Ingresses in %.1f s\n", n*len(clients), time.Since(begin).Seconds())
+
+	names := make([]string, n)
+	for i := range names {
+		names[i] = dns.Fqdn(fmt.Sprintf(hostFmt(n), i))
+	}
+	queries := filepath.Join(o.out, fmt.Sprintf("queries-%d.txt", n))
+	var b strings.Builder
+	for _, name := range names {
+		b.WriteString(name + " A\n")
+	}
+	if err := os.WriteFile(queries, []byte(b.String()), 0o644); err != nil {
+		return r, err
+	}
+
+	s, err := startServer(o, l, ns)
+	if err != nil {
+		return r, err
+	}
+	defer s.stop()
+	if err := s.waitMembers(n, 10*time.Minute); err != nil {
+		return r, err
+	}
+	r.sync = time.Since(s.started)
+	// Check the answers themselves: every name of a sample (all of them
+	// up to 10 000) answers one address per site.
+	if err := s.checkAll(names, len(clients)); err != nil {
+		return r, err
+	}
+	time.Sleep(2 * time.Second)
+	r.rss = s.status("VmRSS")
+	r.bytesPerName = float64(r.rss-rss0) / float64(n)
+	fmt.Printf("sync %.2f s; RSS %.1f MB (%.0f bytes/name, %.0f bytes/member)\n", r.sync.Seconds(), mb(r.rss), r.bytesPerName, r.bytesPerName/float64(len(clients)))
+
+	ch := &churner{clients: clients, ns: ns, n: n}
+
+	// At rest.
+	r.qpsRest, _ = s.dnsperf(queries, o.perfSeconds, 0)
+	_, r.latRest = s.dnsperf(queries, o.perfSeconds, o.rate)
+	fmt.Printf("at rest: dnsperf %.0f QPS; at %d QPS p50 %.2f ms p99 %.2f ms\n", r.qpsRest, o.rate, ms(r.latRest[0]), ms(r.latRest[1]))
+	r.propRest, err = s.propagation(ctx, ch, o.samples)
+	if err != nil {
+		return r, err
+	}
+	fmt.Printf("at rest: propagation p50 %.1f ms p99 %.1f ms\n", ms(r.propRest[0]), ms(r.propRest[1]))
+	cpu0 := s.cpu()
+	time.Sleep(o.window)
+	r.cpuRest = s.cpu() - cpu0
+
+	// Under churn.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { ch.run(ctx, o.churn, stop); close(done) }()
+	time.Sleep(2 * time.Second)
+	c0, cpu1 := ch.changes.Load(), s.cpu()
+	time.Sleep(o.window)
+	r.cpuChurn, r.changes = s.cpu()-cpu1, ch.changes.Load()-c0
+	r.cpuPerChange = (r.cpuChurn - r.cpuRest) / float64(r.changes)
+	fmt.Printf("churn: %d changes in %s (%.0f/s); CPU %.2f s (at rest %.2f s): %.3f ms per change\n",
+		r.changes, o.window, float64(r.changes)/o.window.Seconds(), r.cpuChurn, r.cpuRest, r.cpuPerChange*1000)
+	r.propChurn, err = s.propagation(ctx, ch, o.samples)
+	if err == nil {
+		r.qpsChurn, _ = s.dnsperf(queries, o.perfSeconds, 0)
+		_, r.latChurn = s.dnsperf(queries, o.perfSeconds, o.rate)
+	}
+	close(stop)
+	<-done
+	if err != nil {
+		return r, err
+	}
+	if ch.failed.Load() > 0 {
+		fmt.Printf("churn: %d status patches failed (first: %v)\n", ch.failed.Load(), ch.firstErr.Load())
+	}
+	fmt.Printf("under churn: propagation p50 %.1f ms p99 %.1f ms\n", ms(r.propChurn[0]), ms(r.propChurn[1]))
+	fmt.Printf("under churn: dnsperf %.0f QPS (%.2fx at rest); at %d QPS p50 %.2f ms p99 %.2f ms\n",
+		r.qpsChurn, r.qpsChurn/r.qpsRest, o.rate, ms(r.latChurn[0]), ms(r.latChurn[1]))
+	r.peak = s.status("VmHWM")
+	fmt.Printf("peak RSS %.1f MB\n", mb(r.peak))
+	return r, nil
+}
+
+// churner changes Ingress statuses: a merge patch of the status
+// subresource, so no read is needed first.
+type churner struct {
+	clients  []kubernetes.Interface
+	ns       string
+	n        int
+	seq      atomic.Int64
+	changes  atomic.Int64
+	failed   atomic.Int64
+	firstErr atomic.Value
+}
+
+// change gives Ingress i of cluster c a new address and returns it.
+func (ch *churner) change(ctx context.Context, c, i int) (string, error) {
+	k := ch.seq.Add(1)
+	ip := fmt.Sprintf("10.%d.%d.%d", 128+c*16+int(k>>16)&15, (k>>8)&255, k&255)
+	patch, _ := json.Marshal(map[string]any{"status": map[string]any{"loadBalancer": map[string]any{"ingress": []map[string]string{{"ip": ip}}}}})
+	_, err := ch.clients[c].NetworkingV1().Ingresses(ch.ns).Patch(ctx, lab.ScaleIngressName(i), types.MergePatchType, patch, metav1.PatchOptions{}, "status")
+	if err != nil {
+		if ch.failed.Add(1) == 1 {
+			ch.firstErr.Store(err)
+		}
+		return "", err
+	}
+	ch.changes.Add(1)
+	return ip, nil
+}
+
+// run makes perSecond changes a second, spread over the clusters, until
+// stop closes.
+func (ch *churner) run(ctx context.Context, perSecond int, stop <-chan struct{}) {
+	tick := time.NewTicker(time.Second / time.Duration(perSecond))
+	defer tick.Stop()
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for k := 0; ; k++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			continue // the API servers lag: skip rather than pile up
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ch.change(ctx, k%len(ch.clients), rand.IntN(ch.n))
+		}()
+	}
+}
+
+type server struct {
+	cmd                  *exec.Cmd
+	addr, metrics, ready string
+	started              time.Time
+	exited               chan struct{}
+	log                  *os.File
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func startServer(o options, l *lab.Lab, ns string) (*server, error) {
+	var ports [3]int
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	var sites []string
+	for i, c := range l.Clusters {
+		sites = append(sites, fmt.Sprintf("site %s %s", lab.SiteName(i), c.Context))
+	}
+	corefile := fmt.Sprintf(`%s {
+    bind 127.0.0.1
+    ready 127.0.0.1:%d
+    prometheus 127.0.0.1:%d
+    gslb {
+        kubeconfig %s
+        %s
+        namespaces %s
+        resources ingresses
+        health_check none
+        startup_timeout 10m
+    }
+}
+`, zone, ports[1], ports[2], l.Kubeconfig, strings.Join(sites, "\n        "), ns)
+	cf := filepath.Join(o.out, "Corefile-"+ns)
+	if err := os.WriteFile(cf, []byte(corefile), 0o644); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(o.out, "coredns-"+ns+".log"))
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
+		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2]),
+		ready:   fmt.Sprintf("http://127.0.0.1:%d/ready", ports[1]),
+		exited:  make(chan struct{}),
+		log:     logf,
+	}
+	s.cmd = exec.Command(o.coredns, "-conf", cf, "-dns.port", strconv.Itoa(ports[0]))
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	s.started = time.Now()
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	go func() { s.cmd.Wait(); close(s.exited) }()
+	return s, nil
+}
+
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.log.Close()
+}
+
+// waitMembers waits until the members gauge shows n members for each of
+// the three sites (and Ready answers), polling every 20 ms.
+func (s *server) waitMembers(n int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			return fmt.Errorf("coredns exited; see %s", s.log.Name())
+		default:
+		}
+		if m, err := s.gauges("coredns_gslb_members"); err == nil {
+			ok := true
+			for i := range 3 {
+				ok = ok && m[`site="`+lab.SiteName(i)+`"`] == float64(n)
+			}
+			if ok {
+				if resp, err := http.Get(s.ready); err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						return nil
+					}
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("the table did not reach %d members per site within %s; see %s", n, limit, s.log.Name())
+}
+
+// gauges returns the samples of one metric by their label text.
+func (s *server) gauges(metric string) (map[string]float64, error) {
+	resp, err := http.Get(s.metrics)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, metric+"{") {
+			continue
+		}
+		labels, value, ok := strings.Cut(strings.TrimPrefix(line, metric+"{"), "} ")
+		if !ok {
+			continue
+		}
+		v, _ := strconv.ParseFloat(value, 64)
+		out[labels] = v
+	}
+	return out, sc.Err()
+}
+
+func (s *server) query(c *dns.Client, name string) ([]string, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	resp, _, err := c.Exchange(m, s.addr)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, rr := range resp.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			out = append(out, a.A.String())
+		}
+	}
+	return out, nil
+}
+
+// checkAll queries every name (at most 10 000 of them, spread evenly) and
+// wants one address per site in each answer.
+func (s *server) checkAll(names []string, sites int) error {
+	step := max(1, len(names)/10000)
+	c := &dns.Client{Timeout: 2 * time.Second}
+	for i := 0; i < len(names); i += step {
+		got, err := s.query(c, names[i])
+		if err != nil {
+			return fmt.Errorf("querying %s: %w", names[i], err)
+		}
+		if len(got) != sites {
+			return fmt.Errorf("%s answers %v after the sync, want %d addresses", names[i], got, sites)
+		}
+	}
+	return nil
+}
+
+// propagation changes the status of random Ingresses one at a time and
+// times each from the patch request to the first answer with the new
+// address; returns p50 and p99.
+func (s *server) propagation(ctx context.Context, ch *churner, samples int) ([2]time.Duration, error) {
+	c := &dns.Client{Timeout: time.Second}
+	var took []time.Duration
+	for k := range samples {
+		cl, i := k%len(ch.clients), rand.IntN(ch.n)
+		name := dns.Fqdn(fmt.Sprintf(hostFmt(ch.n), i))
+		begin := time.Now()
+		ip, err := ch.change(ctx, cl, i)
+		if err != nil {
+			return [2]time.Duration{}, fmt.Errorf("changing the status of %s: %w", lab.ScaleIngressName(i), err)
+		}
+		for {
+			got, err := s.query(c, name)
+			if err == nil && slices.Contains(got, ip) {
+				break
+			}
+			if time.Since(begin) > 30*time.Second {
+				return [2]time.Duration{}, fmt.Errorf("%s never answered %s (last %v)", name, ip, got)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		took = append(took, time.Since(begin))
+		time.Sleep(50 * time.Millisecond)
+	}
+	return percentiles(took), nil
+}
+
+func percentiles(d []time.Duration) [2]time.Duration {
+	if len(d) == 0 {
+		return [2]time.Duration{}
+	}
+	slices.Sort(d)
+	at := func(p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))] }
+	return [2]time.Duration{at(0.50), at(0.99)}
+}
+
+// dnsperf runs dnsperf over queries: flat out when rate is 0 (returns the
+// QPS), else at rate queries a second with -v (returns latency p50/p99).
+func (s *server) dnsperf(queries string, seconds, rate int) (float64, [2]time.Duration) {
+	host, port, _ := net.SplitHostPort(s.addr)
+	args := []string{"-s", host, "-p", port, "-d", queries, "-l", strconv.Itoa(seconds), "-c", "32", "-q", "100"}
+	if rate > 0 {
+		args = append(args, "-Q", strconv.Itoa(rate), "-v")
+	}
+	out, err := exec.Command("dnsperf", args...).Output()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dnsperf: %v\n", err)
+		return 0, [2]time.Duration{}
+	}
+	var qps float64
+	var lat []time.Duration
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 4 && f[0] == "Queries" && f[1] == "per" && f[2] == "second:":
+			qps, _ = strconv.ParseFloat(f[3], 64)
+		case rate > 0 && len(f) >= 5 && f[0] == ">":
+			if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+				lat = append(lat, time.Duration(v*float64(time.Second)))
+			}
+		}
+	}
+	return qps, percentiles(lat)
+}
+
+// status reads a kB field of /proc/PID/status, in bytes.
+func (s *server) status(field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// cpu returns the user+system CPU seconds coredns used so far.
+func (s *server) cpu() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command: utime and stime are the
+	// 12th and 13th, in clock ticks (100 a second on Linux).
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
+}
+
+func mb(b int64) float64         { return float64(b) / (1 << 20) }
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
