@@ -50,6 +50,7 @@ const zone = "scale.lab."
 
 type options struct {
 	coredns     string
+	compare     string
 	sizes       []int
 	samples     int
 	churn       int
@@ -63,6 +64,7 @@ func main() {
 	var o options
 	sizes := flag.String("sizes", "1000,10000", "comma-separated numbers of names (Ingresses per cluster)")
 	flag.StringVar(&o.coredns, "coredns", "bin/coredns", "CoreDNS binary with the gslb plugin")
+	flag.StringVar(&o.compare, "compare", "", "a second binary (e.g. built from main) measured the same way on the same objects, as the baseline")
 	flag.IntVar(&o.samples, "samples", 40, "propagation samples per condition")
 	flag.IntVar(&o.churn, "churn", 100, "status changes a second during the churn")
 	flag.DurationVar(&o.window, "window", 10*time.Second, "length of the CPU measurement windows")
@@ -101,34 +103,46 @@ func run(o options) error {
 		clients[i] = kubernetes.NewForConfigOrDie(cfg)
 	}
 
+	binaries := []string{o.coredns}
+	if o.compare != "" {
+		binaries = append(binaries, o.compare)
+	}
 	// The server with nothing to serve, for bytes per name.
-	empty, err := startServer(o, l, "empty")
-	if err != nil {
-		return err
-	}
-	if err := empty.waitMembers(0, time.Minute); err != nil {
+	rss0 := map[string]int64{}
+	for _, bin := range binaries {
+		empty, err := startServer(o, bin, l, "empty")
+		if err != nil {
+			return err
+		}
+		if err := empty.waitMembers(0, time.Minute); err != nil {
+			empty.stop()
+			return err
+		}
+		time.Sleep(2 * time.Second)
+		rss0[bin] = empty.status("VmRSS")
 		empty.stop()
-		return err
+		fmt.Printf("%s watching an empty namespace: RSS %.1f MB\n", bin, mb(rss0[bin]))
 	}
-	time.Sleep(2 * time.Second)
-	rss0 := empty.status("VmRSS")
-	empty.stop()
-	fmt.Printf("baseline: coredns watching an empty namespace: RSS %.1f MB\n", mb(rss0))
 
 	var results []result
 	for _, n := range o.sizes {
-		r, err := measure(ctx, o, l, clients, n, rss0)
-		if err != nil {
+		if err := seed(ctx, clients, n); err != nil {
 			return fmt.Errorf("%d names: %w", n, err)
 		}
-		results = append(results, r)
+		for _, bin := range binaries {
+			r, err := measure(ctx, o, bin, l, clients, n, rss0[bin])
+			if err != nil {
+				return fmt.Errorf("%d names, %s: %w", n, bin, err)
+			}
+			results = append(results, r)
+		}
 	}
 	fmt.Println()
-	fmt.Println("| names | sync | RSS after sync | peak RSS | bytes/name | propagation p50/p99 at rest | under churn | CPU/change | QPS churn/rest | p99 at rest | p99 under churn |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| binary | names | sync | RSS after sync | peak RSS | bytes/name | propagation p50/p99 at rest | under churn | CPU/change | QPS churn/rest | p99 at rest | p99 under churn |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
-		fmt.Printf("| %d | %.2f s | %.0f MB | %.0f MB | %.0f | %.0f / %.0f ms | %.0f / %.0f ms | %.2f ms | %.0f / %.0f = %.2fx | %.2f ms | %.2f ms |\n",
-			r.names, r.sync.Seconds(), mb(r.rss), mb(r.peak), r.bytesPerName,
+		fmt.Printf("| %s | %d | %.2f s | %.0f MB | %.0f MB | %.0f | %.0f / %.0f ms | %.0f / %.0f ms | %.2f ms | %.0f / %.0f = %.2fx | %.2f ms | %.2f ms |\n",
+			filepath.Base(r.binary), r.names, r.sync.Seconds(), mb(r.rss), mb(r.peak), r.bytesPerName,
 			ms(r.propRest[0]), ms(r.propRest[1]), ms(r.propChurn[0]), ms(r.propChurn[1]), r.cpuPerChange*1000,
 			r.qpsChurn, r.qpsRest, r.qpsChurn/r.qpsRest, ms(r.latRest[1]), ms(r.latChurn[1]))
 	}
@@ -136,6 +150,7 @@ func run(o options) error {
 }
 
 type result struct {
+	binary                    string
 	names                     int
 	sync                      time.Duration
 	rss, peak                 int64
@@ -154,10 +169,9 @@ func vip(cluster, i int) string {
 	return fmt.Sprintf("10.%d.%d.%d", cluster*16+i>>16, (i>>8)&255, i&255)
 }
 
-func measure(ctx context.Context, o options, l *lab.Lab, clients []kubernetes.Interface, n int, rss0 int64) (result, error) {
-	r := result{names: n}
+// seed creates n Ingresses in each cluster, in namespace scaleN.
+func seed(ctx context.Context, clients []kubernetes.Interface, n int) error {
 	ns := fmt.Sprintf("scale%d", n)
-	fmt.Printf("\n== %d names in each of %d clusters (namespace %s)\n", n, len(clients), ns)
 	begin := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, len(clients))
@@ -171,10 +185,17 @@ func measure(ctx context.Context, o options, l *lab.Lab, clients []kubernetes.In
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return r, err
+			return err
 		}
 	}
-	fmt.Printf("seeded %d Ingresses in %.1f s\n", n*len(clients), time.Since(begin).Seconds())
+	fmt.Printf("\nseeded %d Ingresses (%d in each of %d clusters, namespace %s) in %.1f s\n", n*len(clients), n, len(clients), ns, time.Since(begin).Seconds())
+	return nil
+}
+
+func measure(ctx context.Context, o options, bin string, l *lab.Lab, clients []kubernetes.Interface, n int, rss0 int64) (result, error) {
+	r := result{binary: bin, names: n}
+	ns := fmt.Sprintf("scale%d", n)
+	fmt.Printf("\n== %s, %d names\n", bin, n)
 
 	names := make([]string, n)
 	for i := range names {
@@ -189,7 +210,7 @@ func measure(ctx context.Context, o options, l *lab.Lab, clients []kubernetes.In
 		return r, err
 	}
 
-	s, err := startServer(o, l, ns)
+	s, err := startServer(o, bin, l, ns)
 	if err != nil {
 		return r, err
 	}
@@ -209,6 +230,7 @@ func measure(ctx context.Context, o options, l *lab.Lab, clients []kubernetes.In
 	fmt.Printf("sync %.2f s; RSS %.1f MB (%.0f bytes/name, %.0f bytes/member)\n", r.sync.Seconds(), mb(r.rss), r.bytesPerName, r.bytesPerName/float64(len(clients)))
 
 	ch := &churner{clients: clients, ns: ns, n: n}
+	ch.busy.Store(-1)
 
 	// At rest.
 	r.qpsRest, _ = s.dnsperf(queries, o.perfSeconds, 0)
@@ -262,6 +284,7 @@ type churner struct {
 	ns       string
 	n        int
 	seq      atomic.Int64
+	busy     atomic.Int64 // the Ingress a propagation sample watches, -1 none
 	changes  atomic.Int64
 	failed   atomic.Int64
 	firstErr atomic.Value
@@ -284,29 +307,34 @@ func (ch *churner) change(ctx context.Context, c, i int) (string, error) {
 }
 
 // run makes perSecond changes a second, spread over the clusters, until
-// stop closes.
+// stop closes; it never touches the Ingress a sample watches. It paces on
+// the clock, not a ticker, so that ticks a loaded machine drops are made up.
 func (ch *churner) run(ctx context.Context, perSecond int, stop <-chan struct{}) {
-	tick := time.NewTicker(time.Second / time.Duration(perSecond))
-	defer tick.Stop()
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	begin := time.Now()
 	for k := 0; ; k++ {
+		due := begin.Add(time.Duration(k) * time.Second / time.Duration(perSecond))
 		select {
 		case <-stop:
 			return
-		case <-tick.C:
+		case <-time.After(time.Until(due)):
+		}
+		i := rand.IntN(ch.n)
+		if int64(i) == ch.busy.Load() {
+			continue
 		}
 		select {
 		case sem <- struct{}{}:
-		default:
-			continue // the API servers lag: skip rather than pile up
+		case <-stop:
+			return
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ch.change(ctx, k%len(ch.clients), rand.IntN(ch.n))
+			ch.change(ctx, k%len(ch.clients), i)
 		}()
 	}
 }
@@ -328,7 +356,7 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startServer(o options, l *lab.Lab, ns string) (*server, error) {
+func startServer(o options, bin string, l *lab.Lab, ns string) (*server, error) {
 	var ports [3]int
 	for i := range ports {
 		p, err := freePort()
@@ -359,7 +387,7 @@ func startServer(o options, l *lab.Lab, ns string) (*server, error) {
 	if err := os.WriteFile(cf, []byte(corefile), 0o644); err != nil {
 		return nil, err
 	}
-	logf, err := os.Create(filepath.Join(o.out, "coredns-"+ns+".log"))
+	logf, err := os.Create(filepath.Join(o.out, filepath.Base(bin)+"-"+ns+".log"))
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +398,7 @@ func startServer(o options, l *lab.Lab, ns string) (*server, error) {
 		exited:  make(chan struct{}),
 		log:     logf,
 	}
-	s.cmd = exec.Command(o.coredns, "-conf", cf, "-dns.port", strconv.Itoa(ports[0]))
+	s.cmd = exec.Command(bin, "-conf", cf, "-dns.port", strconv.Itoa(ports[0]))
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	s.started = time.Now()
@@ -489,6 +517,10 @@ func (s *server) propagation(ctx context.Context, ch *churner, samples int) ([2]
 	for k := range samples {
 		cl, i := k%len(ch.clients), rand.IntN(ch.n)
 		name := dns.Fqdn(fmt.Sprintf(hostFmt(ch.n), i))
+		ch.busy.Store(int64(i))
+		// A churn change of this Ingress already in flight must land
+		// before the sample's own.
+		time.Sleep(100 * time.Millisecond)
 		begin := time.Now()
 		ip, err := ch.change(ctx, cl, i)
 		if err != nil {
@@ -505,8 +537,8 @@ func (s *server) propagation(ctx context.Context, ch *churner, samples int) ([2]
 			time.Sleep(time.Millisecond)
 		}
 		took = append(took, time.Since(begin))
-		time.Sleep(50 * time.Millisecond)
 	}
+	ch.busy.Store(-1)
 	return percentiles(took), nil
 }
 
