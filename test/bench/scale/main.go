@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -227,6 +228,12 @@ func measure(ctx context.Context, o options, bin string, l *lab.Lab, clients []k
 	}
 	time.Sleep(2 * time.Second)
 	r.rss = s.status("VmRSS")
+	heap := filepath.Join(o.out, fmt.Sprintf("heap-%s-%d.pb.gz", filepath.Base(bin), n))
+	if err := s.save("heap?gc=1", heap); err != nil {
+		fmt.Fprintf(os.Stderr, "heap profile: %v\n", err)
+	} else {
+		fmt.Printf("heap profile after the sync: %s (go tool pprof -top -sample_index=inuse_space %s)\n", heap, heap)
+	}
 	r.bytesPerName = float64(r.rss-rss0) / float64(n)
 	fmt.Printf("sync %.2f s; RSS %.1f MB (%.0f bytes/name, %.0f bytes/member)\n", r.sync.Seconds(), mb(r.rss), r.bytesPerName, r.bytesPerName/float64(len(clients)))
 
@@ -343,6 +350,7 @@ func (ch *churner) run(ctx context.Context, perSecond int, stop <-chan struct{})
 type server struct {
 	cmd                  *exec.Cmd
 	addr, metrics, ready string
+	pprof                string
 	started              time.Time
 	exited               chan struct{}
 	log                  *os.File
@@ -358,7 +366,7 @@ func freePort() (int, error) {
 }
 
 func startServer(o options, bin string, l *lab.Lab, ns string) (*server, error) {
-	var ports [3]int
+	var ports [4]int
 	for i := range ports {
 		p, err := freePort()
 		if err != nil {
@@ -374,6 +382,7 @@ func startServer(o options, bin string, l *lab.Lab, ns string) (*server, error) 
     bind 127.0.0.1
     ready 127.0.0.1:%d
     prometheus 127.0.0.1:%d
+    pprof 127.0.0.1:%d
     gslb {
         kubeconfig %s
         %s
@@ -383,7 +392,7 @@ func startServer(o options, bin string, l *lab.Lab, ns string) (*server, error) 
         startup_timeout 10m
     }
 }
-`, zone, ports[1], ports[2], l.Kubeconfig, strings.Join(sites, "\n        "), ns)
+`, zone, ports[1], ports[2], ports[3], l.Kubeconfig, strings.Join(sites, "\n        "), ns)
 	cf := filepath.Join(o.out, "Corefile-"+ns)
 	if err := os.WriteFile(cf, []byte(corefile), 0o644); err != nil {
 		return nil, err
@@ -396,6 +405,7 @@ func startServer(o options, bin string, l *lab.Lab, ns string) (*server, error) 
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
 		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[2]),
 		ready:   fmt.Sprintf("http://127.0.0.1:%d/ready", ports[1]),
+		pprof:   fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/", ports[3]),
 		exited:  make(chan struct{}),
 		log:     logf,
 	}
@@ -598,6 +608,22 @@ func (s *server) dnsperf(queries string, seconds, rate int) (float64, [2]time.Du
 		}
 	}
 	return qps, percentiles(lat)
+}
+
+// save writes a pprof endpoint's answer to file.
+func (s *server) save(what, file string) error {
+	resp, err := http.Get(s.pprof + what)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 // status reads a kB field of /proc/PID/status, in bytes.
