@@ -37,6 +37,7 @@ type Builder struct {
 	// with the number of records in use.
 	OnBuild func(t *Table, records int)
 	warned  string
+	gauged  bool // the gauges were set once
 
 	mu         sync.Mutex
 	touched    map[string]struct{} // names whose health may have changed
@@ -193,20 +194,33 @@ func (b *Builder) publish(t *Table) {
 	}
 }
 
-// updateGauges sets the gauges from the counts the state keeps, in time
-// proportional to the number of zones and sites, not names.
+// updateGauges sets the gauges whose counts changed, from the running
+// totals the state keeps: no pass over the names.
 func (b *Builder) updateGauges(t *Table) {
-	for i, z := range t.zones {
-		servicesGauge.WithLabelValues(z.Name).Set(float64(b.st.services[i]))
-		downGauge.WithLabelValues(z.Name).Set(float64(z.downNames))
+	st := b.st
+	if !b.gauged {
+		// A new builder (a reload) owns the gauges: sites of the
+		// previous configuration must not linger.
+		b.gauged = true
+		membersGauge.Reset()
 	}
-	for site := range b.st.sites {
-		if n := b.st.members[site]; n > 0 {
+	for i, z := range t.zones {
+		if st.services[i] != st.gaugedServices[i] {
+			st.gaugedServices[i] = st.services[i]
+			servicesGauge.WithLabelValues(z.Name).Set(float64(st.services[i]))
+		}
+		if z.downNames != st.gaugedDowns[i] {
+			st.gaugedDowns[i] = z.downNames
+			downGauge.WithLabelValues(z.Name).Set(float64(z.downNames))
+		}
+	}
+	for site := range st.dirtySites {
+		if n := st.members[site]; n > 0 {
 			membersGauge.WithLabelValues(site).Set(float64(n))
 		} else {
 			membersGauge.DeleteLabelValues(site)
-			delete(b.st.members, site)
-			delete(b.st.sites, site)
+			delete(st.members, site)
 		}
 	}
+	clear(st.dirtySites)
 }

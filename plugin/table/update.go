@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/miekg/dns"
 )
 
 // state is what the Builder keeps between tables to apply a change to the
@@ -17,7 +18,9 @@ type state struct {
 	glue   map[string][]model.Record // in-zone name server addresses
 	gcfg   *Config                   // what glue compiles with
 	static map[string]bool           // empty non-terminals between nested zones
-	zones  []*ZoneData               // for zone lookups; names only
+	// zones are compiled once; each table gets copies with its own SOA
+	// (the serial), sharing the NS, glue and counters.
+	zones []*ZoneData
 
 	inputs map[string]*input
 	// below counts, per name, the names with data strictly below it in
@@ -30,7 +33,10 @@ type state struct {
 	services  []int          // per zone: names with records
 	members   map[string]int // per site: records in a zone
 	records   int            // all records, in a zone or not
-	sites     map[string]bool
+	// dirtySites are the sites whose member count changed since the
+	// gauges were last set; gauged* are the zone gauges' last values.
+	dirtySites                  map[string]bool
+	gaugedServices, gaugedDowns []int
 }
 
 // input is what one name compiles from.
@@ -41,19 +47,24 @@ type input struct {
 
 func newState(cfg *Config) (*state, *Table) {
 	s := &state{
-		cfg:      cfg,
-		glue:     glueRecords(cfg),
-		gcfg:     glueConfig(cfg),
-		static:   map[string]bool{},
-		inputs:   map[string]*input{},
-		below:    map[string]int32{},
-		warnings: map[string][]string{},
-		members:  map[string]int{},
-		sites:    map[string]bool{},
+		cfg:        cfg,
+		glue:       glueRecords(cfg),
+		gcfg:       glueConfig(cfg),
+		static:     map[string]bool{},
+		inputs:     map[string]*input{},
+		below:      map[string]int32{},
+		warnings:   map[string][]string{},
+		members:    map[string]int{},
+		dirtySites: map[string]bool{},
 	}
 	s.zones = compileZones(cfg, 0)
 	s.downNames = make([]int, len(s.zones))
 	s.services = make([]int, len(s.zones))
+	s.gaugedServices = make([]int, len(s.zones))
+	s.gaugedDowns = make([]int, len(s.zones))
+	for i := range s.zones {
+		s.gaugedServices[i], s.gaugedDowns[i] = -1, -1
+	}
 	t := &Table{zones: s.zones}
 	names := newNameEdit(nil)
 	for i, z := range s.zones {
@@ -175,7 +186,7 @@ func (s *state) count(recs []model.Record, zi int, sign int) {
 	s.services[zi] += sign
 	for _, r := range recs {
 		s.members[r.Member.Site] += sign
-		s.sites[r.Member.Site] = true
+		s.dirtySites[r.Member.Site] = true
 	}
 }
 
@@ -271,9 +282,14 @@ func isEmpty(n *node) bool {
 
 // table wraps names into a table: fresh zone apexes carry the serial.
 func (s *state) table(names *nameMap, serial uint32) *Table {
-	t := &Table{Serial: serial, names: names, zones: compileZones(s.cfg, serial)}
-	for i, z := range t.zones {
+	t := &Table{Serial: serial, names: names, zones: make([]*ZoneData, len(s.zones))}
+	for i, base := range s.zones {
+		z := *base
+		soa := *base.soa[0].(*dns.SOA)
+		soa.Serial = serial
+		z.soa = []dns.RR{&soa}[:1:1]
 		z.downNames = s.downNames[i]
+		t.zones[i] = &z
 	}
 	if len(s.warnings) > 0 {
 		keys := make([]string, 0, len(s.warnings))
