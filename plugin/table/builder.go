@@ -10,9 +10,10 @@ import (
 
 // Debounce is how long the builder waits after a change for more changes
 // before applying them. A change costs in proportion to its size, so this
-// only batches bursts (an informer's initial list) into fewer tables; the
-// wait also grows to the time the last build took, so that building never
-// takes more than about half a core however fast changes come.
+// only batches bursts (an informer's initial list) into fewer tables. The
+// wait does not grow with the last build's time: a batch costs what its
+// changes cost, and waiting after the big batch of an initial list would
+// only delay its last objects.
 const Debounce = 10 * time.Millisecond
 
 // Health decides which members may be answered.
@@ -108,7 +109,6 @@ func (b *Builder) wake() {
 
 // Run applies changes until stop is closed.
 func (b *Builder) Run(stop <-chan struct{}) {
-	wait := Debounce
 	for {
 		select {
 		case <-stop:
@@ -119,11 +119,9 @@ func (b *Builder) Run(stop <-chan struct{}) {
 		select {
 		case <-stop:
 			return
-		case <-time.After(wait):
+		case <-time.After(Debounce):
 		}
-		start := time.Now()
-		b.rebuild(start)
-		wait = max(Debounce, time.Since(start))
+		b.rebuild(time.Now())
 	}
 }
 

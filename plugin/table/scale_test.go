@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/policy"
 )
 
 // scaleStore fills a store as three clusters would: one object per name
@@ -71,3 +72,54 @@ func BenchmarkBuilderInitial(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBuilderSync: three sources (sites) fill an empty store with one
+// object per name each, as informers do on start, while the builder runs;
+// the time until the table answers every member of every name.
+func BenchmarkBuilderSync(b *testing.B) {
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprint("names=", n), func(b *testing.B) {
+			for b.Loop() {
+				store := model.NewStore()
+				bl := NewBuilder(testConfig(0), store, nil)
+				stop := make(chan struct{})
+				done := make(chan struct{})
+				go func() { bl.Run(stop); close(done) }()
+				for s, site := range []string{"sitea", "siteb", "sitec"} {
+					go func() {
+						for i := range n {
+							a := netip.AddrFrom4([4]byte{10, byte(s), byte(i >> 8), byte(i)})
+							store.Set(fmt.Sprintf("kube/%s/ingress/scale/%d", site, i),
+								[]model.Record{{FQDN: fmt.Sprintf("app%d.example.org.", i), Member: model.Member{Site: site, Addr: a}}})
+						}
+					}()
+				}
+				for synced(bl.Table(), n) == false {
+					time.Sleep(time.Millisecond)
+				}
+				close(stop)
+				<-done
+			}
+		})
+	}
+}
+
+// synced tells whether every name answers three members.
+func synced(t *Table, n int) bool {
+	z := t.Zone("example.org.")
+	for i := n - 1; i >= 0; i -= max(1, n/100) {
+		name := fmt.Sprintf("app%d.example.org.", i)
+		if a := t.Lookup(z, name, 1, policyClient); len(a.Answer) != 3 {
+			return false
+		}
+	}
+	for i := range n {
+		name := fmt.Sprintf("app%d.example.org.", i)
+		if a := t.Lookup(z, name, 1, policyClient); len(a.Answer) != 3 {
+			return false
+		}
+	}
+	return true
+}
+
+var policyClient = policy.Client{Addr: netip.MustParseAddr("192.0.2.1"), Bits: 32}
