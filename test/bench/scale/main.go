@@ -89,6 +89,12 @@ func main() {
 }
 
 func run(o options) error {
+	if _, err := exec.LookPath("dnsperf"); err != nil {
+		return fmt.Errorf("dnsperf not found; install it: apt-get install -y dnsperf")
+	}
+	if _, err := os.Stat(o.coredns); err != nil {
+		return fmt.Errorf("%s: %w; build it with `make build`", o.coredns, err)
+	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
