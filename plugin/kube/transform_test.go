@@ -43,3 +43,27 @@ func TestTransformKeepsWhatGSLBReads(t *testing.T) {
 		t.Errorf("ingress lost what gslb reads: %+v", gi)
 	}
 }
+
+// TestTrimDropsBackendsWithoutReadiness: an Ingress's backends are cached
+// only when endpoint readiness reads them.
+func TestTrimDropsBackendsWithoutReadiness(t *testing.T) {
+	ing := func() *networkingv1.Ingress {
+		backend := networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web"}}
+		return &networkingv1.Ingress{Spec: networkingv1.IngressSpec{
+			DefaultBackend: &backend,
+			Rules: []networkingv1.IngressRule{{Host: "app.gslb.sddc.lab", IngressRuleValue: networkingv1.IngressRuleValue{
+				HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{Path: "/", Backend: backend}}},
+			}}},
+		}}
+	}
+	without := &Watcher{}
+	out, _ := without.trim(ing())
+	if got := out.(*networkingv1.Ingress); got.Spec.DefaultBackend != nil || got.Spec.Rules[0].HTTP != nil || got.Spec.Rules[0].Host != "app.gslb.sddc.lab" {
+		t.Errorf("without endpoint readiness: %+v, want the host without backends", got.Spec)
+	}
+	with := &Watcher{opts: Options{EndpointReadiness: true}}
+	out, _ = with.trim(ing())
+	if got := out.(*networkingv1.Ingress); got.Spec.DefaultBackend == nil || got.Spec.Rules[0].HTTP == nil || len(BackendServices(got)) == 0 {
+		t.Errorf("with endpoint readiness: %+v, want the backends kept", got.Spec)
+	}
+}

@@ -160,6 +160,21 @@ func stripManagedFields(obj any) (any, error) {
 	return obj, nil
 }
 
+// trim is the transform of the Ingress and Service informers: on top of
+// stripManagedFields, an Ingress's backends (its rules' paths and default
+// backend) are only read for endpoint readiness, so without it they are
+// not cached either.
+func (w *Watcher) trim(obj any) (any, error) {
+	obj, err := stripManagedFields(obj)
+	if ing, ok := obj.(*networkingv1.Ingress); ok && !w.opts.EndpointReadiness {
+		ing.Spec.DefaultBackend = nil
+		for i := range ing.Spec.Rules {
+			ing.Spec.Rules[i].HTTP = nil
+		}
+	}
+	return obj, err
+}
+
 // resyncNamespace re-evaluates every selected object of namespace ns.
 func (w *Watcher) resyncNamespace(ns string) {
 	for kind, infs := range w.informers {
@@ -175,7 +190,7 @@ func (w *Watcher) resyncNamespace(ns string) {
 func (w *Watcher) register(inf cache.SharedIndexInformer, kind string) {
 	// Objects are cached whole by the informer; managed fields are often
 	// the bulk of an object and we never read them.
-	_ = inf.SetTransform(stripManagedFields)
+	_ = inf.SetTransform(w.trim)
 	w.informers[kind] = append(w.informers[kind], inf)
 	_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
 		w.markDown()
