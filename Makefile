@@ -6,7 +6,7 @@ export GOFLAGS
 # staticcheck is pinned and run through the module proxy, so CI needs no install step.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build lab lint test unit e2e demo bench clean image manifests test-deploy kubelet-pod
+.PHONY: all build lab lint test unit e2e demo bench bench-scale clean image manifests test-deploy kubelet-pod
 all: build
 
 ## build: the custom CoreDNS with the gslb plugin, bin/coredns: static
@@ -72,6 +72,11 @@ demo: build lab
 ## bench: ServeDNS micro-benchmarks and dnsperf QPS against file and whoami
 bench: build
 	bash test/bench/bench.sh
+
+## bench-scale: the lab at scale (three clusters, SCALE_SIZES names each): sync, RSS, propagation, CPU per change, dnsperf under churn
+SCALE_SIZES ?= 1000,10000
+bench-scale: build lab
+	$(GO) run ./test/bench/scale -sizes $(SCALE_SIZES)
 
 clean:
 	rm -rf $(BIN) .lab

@@ -58,7 +58,7 @@ func (g *GSLB) start() error {
 	}()
 	go func() {
 		defer g.wg.Done()
-		g.health.run(g.stopCh, g.builder.Notify)
+		g.health.run(g.stopCh, g.builder.Touch)
 	}()
 	if g.xfer != nil {
 		// Like the file plugin, tell the secondaries at startup: a

@@ -17,6 +17,10 @@ import (
 //     API server does (never fail over because one DNS server lost a watch);
 //   - an unprobed member is up unless its cluster's API server has been
 //     unreachable for longer than the grace period.
+//
+// It also keeps which names each probe target and each site's unprobed
+// members belong to, so that a probe flip or a grace expiry re-evaluates
+// only the names it affects (table.Builder.Touch), never every name.
 type memberHealth struct {
 	checker *health.Checker
 	grace   time.Duration
@@ -25,6 +29,15 @@ type memberHealth struct {
 
 	mu    sync.Mutex
 	stale map[string]bool // site -> unreachable beyond grace
+
+	imu sync.Mutex
+	// byTarget counts, per probe target, the records of each name that
+	// it probes; a target is probed while any name uses it, once however
+	// many names share it.
+	byTarget map[health.Target]map[string]int32
+	// unprobed counts, per site, the records of each name that no probe
+	// covers: the grace period decides their health.
+	unprobed map[string]map[string]int32
 }
 
 // siteConnection is a member cluster's link to its API server
@@ -39,7 +52,11 @@ type siteConnection interface {
 // newMemberHealth builds the prober too: its verdict changes come back
 // through run, so nothing here needs the table builder that reads them.
 func newMemberHealth(probe health.Settings, grace time.Duration, watchers []*kube.Watcher) *memberHealth {
-	h := &memberHealth{grace: grace, changed: make(chan struct{}, 1)}
+	h := &memberHealth{
+		grace: grace, changed: make(chan struct{}, 1),
+		byTarget: map[health.Target]map[string]int32{},
+		unprobed: map[string]map[string]int32{},
+	}
 	for _, w := range watchers {
 		h.sites = append(h.sites, w)
 	}
@@ -71,15 +88,85 @@ func target(r model.Record) (health.Target, bool) {
 	return t, true
 }
 
-// Prepare implements table.Health: probe exactly the current members.
-func (h *memberHealth) Prepare(recs []model.Record) {
-	targets := make([]health.Target, 0, len(recs))
+// Track implements table.Health: probe exactly the current members. New
+// records are counted before old ones are released, so a target that a
+// change keeps is never stopped and restarted (which would forget its
+// state).
+func (h *memberHealth) Track(name string, old, recs []model.Record) {
+	var add, remove []health.Target
+	h.imu.Lock()
 	for _, r := range recs {
 		if t, ok := target(r); ok {
-			targets = append(targets, t)
+			names := h.byTarget[t]
+			if names == nil {
+				names = map[string]int32{}
+				h.byTarget[t] = names
+				add = append(add, t)
+			}
+			names[name]++
+		} else {
+			count(h.unprobed, r.Member.Site, name, 1)
 		}
 	}
-	h.checker.Sync(targets)
+	for _, r := range old {
+		if t, ok := target(r); ok {
+			names := h.byTarget[t]
+			if names[name]--; names[name] <= 0 {
+				delete(names, name)
+			}
+			if len(names) == 0 {
+				delete(h.byTarget, t)
+				remove = append(remove, t)
+			}
+		} else {
+			count(h.unprobed, r.Member.Site, name, -1)
+		}
+	}
+	h.imu.Unlock()
+	if len(add)+len(remove) > 0 {
+		h.checker.Update(add, remove)
+	}
+}
+
+func count(m map[string]map[string]int32, site, name string, delta int32) {
+	names := m[site]
+	if names == nil {
+		names = map[string]int32{}
+		m[site] = names
+	}
+	if names[name] += delta; names[name] <= 0 {
+		delete(names, name)
+	}
+	if len(names) == 0 {
+		delete(m, site)
+	}
+}
+
+// flippedNames are the names of the targets whose probes flipped since the
+// last call.
+func (h *memberHealth) flippedNames() []string {
+	var names []string
+	h.imu.Lock()
+	defer h.imu.Unlock()
+	for _, t := range h.checker.TakeFlipped() {
+		for name := range h.byTarget[t] {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// namesOf returns the names with unprobed members in sites.
+func (h *memberHealth) namesOf(sites []string) []string {
+	var names []string
+	h.imu.Lock()
+	defer h.imu.Unlock()
+	for _, s := range sites {
+		for name := range h.unprobed[s] {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // Up implements table.Health.
@@ -95,10 +182,10 @@ func (h *memberHealth) Up(r model.Record) bool {
 	return !h.stale[r.Member.Site]
 }
 
-// run asks for a rebuild whenever what Up answers may have changed: a probe
-// verdict flipped, or (checked every second) a site's API server outage
-// crossed the grace period either way.
-func (h *memberHealth) run(stop <-chan struct{}, rebuild func()) {
+// run asks touch to re-evaluate the names whose health may have changed: a
+// probe verdict flipped, or (checked every second) a site's API server
+// outage crossed the grace period either way.
+func (h *memberHealth) run(stop <-chan struct{}, touch func(names ...string)) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -106,36 +193,39 @@ func (h *memberHealth) run(stop <-chan struct{}, rebuild func()) {
 		case <-stop:
 			return
 		case <-h.changed:
-			rebuild()
+			touch(h.flippedNames()...)
 		case now := <-tick.C:
-			if h.updateStale(now) {
-				rebuild()
+			if sites := h.updateStale(now); len(sites) > 0 {
+				touch(h.namesOf(sites)...)
 			}
 		}
 	}
 }
 
 // updateStale re-evaluates which sites have been unreachable for longer than
-// the grace period at now, and tells whether that changed.
-func (h *memberHealth) updateStale(now time.Time) bool {
+// the grace period at now, and returns the sites that changed either way.
+func (h *memberHealth) updateStale(now time.Time) []string {
 	stale := map[string]bool{}
 	for _, s := range h.sites {
 		if since := s.DisconnectedSince(); !since.IsZero() && now.Sub(since) > h.grace {
 			stale[s.Site()] = true
 		}
 	}
+	var changed []string
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	changed := len(stale) != len(h.stale)
 	for s := range stale {
-		changed = changed || !h.stale[s]
-	}
-	if changed {
-		for s := range stale {
-			if !h.stale[s] {
-				log.Warningf("Site %s: API server unreachable for more than %s: its unprobed members leave the answers until it returns", s, h.grace)
-			}
+		if !h.stale[s] {
+			changed = append(changed, s)
+			log.Warningf("Site %s: API server unreachable for more than %s: its unprobed members leave the answers until it returns", s, h.grace)
 		}
+	}
+	for s := range h.stale {
+		if !stale[s] {
+			changed = append(changed, s)
+		}
+	}
+	if len(changed) > 0 {
 		h.stale = stale
 	}
 	return changed

@@ -1,7 +1,13 @@
 package gslb
 
 import (
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,7 +49,7 @@ func TestAPIGrace(t *testing.T) {
 	}
 	changed := func(now time.Time, want bool) {
 		t.Helper()
-		if got := h.updateStale(now); got != want {
+		if got := len(h.updateStale(now)) > 0; got != want {
 			t.Errorf("updateStale at %s: changed = %t, want %t", now.Format(time.TimeOnly), got, want)
 		}
 	}
@@ -73,5 +79,95 @@ func TestAPIGrace(t *testing.T) {
 	src.SourceDown = true
 	if h.Up(src) {
 		t.Error("a member its source reports down is down, whatever its site's connection")
+	}
+}
+
+// TestMemberHealthTracksNames: a probe target shared by two names is
+// probed once, for as long as either uses it; a failing probe touches
+// exactly the names behind it; a grace expiry touches the names with
+// unprobed members of that site.
+func TestMemberHealthTracksNames(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
+	defer srv.Close()
+	host, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	addr := netip.MustParseAddr(host)
+	tcp := model.Check{Proto: model.CheckTCP, Port: uint16(p)}
+	probed := func(fqdn string) model.Record {
+		return model.Record{FQDN: fqdn, Member: model.Member{Site: "a", Addr: addr}, Check: tcp}
+	}
+	unprobed := func(fqdn, site string) model.Record {
+		return model.Record{FQDN: fqdn, Member: model.Member{Site: site, Addr: netip.MustParseAddr("10.0.0.1")}}
+	}
+
+	var mu sync.Mutex
+	touched := map[string]bool{}
+	flips := make(chan struct{}, 1)
+	h := newMemberHealth(health.Settings{Interval: 20 * time.Millisecond, Timeout: time.Second}, time.Second, nil)
+	c := h.checker
+	touch := func(names ...string) {
+		mu.Lock()
+		for _, n := range names {
+			touched[n] = true
+		}
+		mu.Unlock()
+		select {
+		case flips <- struct{}{}:
+		default:
+		}
+	}
+	targets := func() int { return len(c.Snapshot()) }
+
+	h.Track("one.", nil, []model.Record{probed("one."), unprobed("one.", "b")})
+	h.Track("two.", nil, []model.Record{probed("two."), unprobed("two.", "c")})
+	if n := targets(); n != 1 {
+		t.Fatalf("%d targets for one shared TCP endpoint, want 1", n)
+	}
+	h.Track("one.", []model.Record{probed("one."), unprobed("one.", "b")}, []model.Record{unprobed("one.", "b")})
+	if n := targets(); n != 1 {
+		t.Fatalf("%d targets while two. still uses it, want 1", n)
+	}
+	h.Track("one.", []model.Record{unprobed("one.", "b")}, []model.Record{probed("one."), unprobed("one.", "b")})
+
+	// TCP connects succeed even on a 503 server: turn it into a failing
+	// endpoint by closing it, then wait for the first probe's flip.
+	srv.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { c.Run(stop); close(done) }()
+	ran := make(chan struct{})
+	go func() { h.run(stop, touch); close(ran) }()
+	defer func() { close(stop); <-done; <-ran }()
+	deadline := time.After(10 * time.Second)
+	for {
+		mu.Lock()
+		got := touched["one."] && touched["two."]
+		mu.Unlock()
+		if got {
+			break
+		}
+		select {
+		case <-flips:
+		case <-deadline:
+			t.Fatalf("a failing shared probe touched %v, want one. and two.", touched)
+		}
+	}
+	if h.Up(probed("one.")) {
+		t.Error("the member behind the failing probe is still up")
+	}
+
+	mu.Lock()
+	clear(touched)
+	mu.Unlock()
+	if got := h.namesOf([]string{"c"}); !slices.Equal(got, []string{"two."}) {
+		t.Errorf("names with unprobed members in site c: %q, want two.", got)
+	}
+	h.Track("two.", []model.Record{probed("two."), unprobed("two.", "c")}, nil)
+	h.Track("one.", []model.Record{probed("one."), unprobed("one.", "b")}, nil)
+	if n := targets(); n != 0 {
+		t.Errorf("%d targets after every name left, want 0", n)
+	}
+	if len(h.byTarget) != 0 || len(h.unprobed) != 0 {
+		t.Errorf("index keeps %v and %v after every name left", h.byTarget, h.unprobed)
 	}
 }

@@ -36,8 +36,9 @@ type Checker struct {
 	gen     uint64 // of the last Sync; entries not seen in it are removed
 	running bool
 	runCtx  context.Context
-	wg      sync.WaitGroup     // target goroutines of the current Run
-	sites   map[string]*[2]int // per site: targets healthy [0], unhealthy [1]
+	wg      sync.WaitGroup      // target goroutines of the current Run
+	sites   map[string]*[2]int  // per site: targets healthy [0], unhealthy [1]
+	flipped map[Target]struct{} // since the last TakeFlipped; bounded by the targets
 }
 
 type entry struct {
@@ -111,6 +112,10 @@ func (c *Checker) Sync(targets []Target) {
 	}
 	c.mu.Unlock()
 
+	c.logNotProbed(notProbed)
+}
+
+func (c *Checker) logNotProbed(notProbed []*entry) {
 	for _, e := range notProbed {
 		if e.excluded == notAllowed {
 			log.Infof("Site %s: %s is never probed and counts as healthy: %s", e.t.Site, e.t, e.excluded)
@@ -118,6 +123,51 @@ func (c *Checker) Sync(targets []Target) {
 			log.Warningf("Site %s: %s is never probed and counts as healthy: %s", e.t.Site, e.t, e.excluded)
 		}
 	}
+}
+
+// Update adds and removes targets one by one, for a caller that follows
+// changes instead of handing over the full set: a change of a few members
+// costs a few map operations, not a pass over every target. Adding a known
+// target or removing an unknown one does nothing.
+func (c *Checker) Update(add, remove []Target) {
+	var notProbed []*entry
+	now := time.Now()
+	c.mu.Lock()
+	for _, t := range remove {
+		if e := c.entries[t]; e != nil {
+			c.remove(t, e)
+		}
+	}
+	for _, t := range add {
+		if c.entries[t] != nil {
+			continue
+		}
+		e := c.newEntry(t, now)
+		e.gen = c.gen
+		c.entries[t] = e
+		c.count(t.Site, true, 1)
+		if e.excluded != "" {
+			notProbed = append(notProbed, e)
+		} else if c.running {
+			c.start(e)
+		}
+	}
+	c.mu.Unlock()
+	c.logNotProbed(notProbed)
+}
+
+// TakeFlipped returns the targets whose state flipped since the last call
+// (a target that flipped back is among them too), so that the caller
+// re-evaluates only what they affect.
+func (c *Checker) TakeFlipped() []Target {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Target, 0, len(c.flipped))
+	for t := range c.flipped {
+		out = append(out, t)
+	}
+	c.flipped = nil
+	return out
 }
 
 func (c *Checker) newEntry(t Target, now time.Time) *entry {
@@ -341,6 +391,10 @@ func (c *Checker) record(ctx context.Context, e *entry, ok bool, reason string, 
 		c.count(e.t.Site, st.Healthy, -1)
 		c.count(e.t.Site, ok, 1)
 		st.Healthy, st.Reason, st.Since = ok, reason, now
+		if c.flipped == nil {
+			c.flipped = map[Target]struct{}{}
+		}
+		c.flipped[e.t] = struct{}{}
 	}
 	snap := *st
 	okRun, failRun := e.okRun, e.failRun

@@ -9,16 +9,28 @@ import (
 // Store holds the records every source currently publishes, keyed by the
 // object that produced them ("kube/sitea/ingress/ns/name", "static/..."), so
 // that an update to one object replaces exactly its own records in O(1).
-// Sources write; the table builder reads a snapshot after Changed fires.
+// Sources write; the table builder takes the names that changed after
+// Changed fires and reads the records of just those names (TakeChanged,
+// RecordsOf), so a change costs in proportion to its own size.
 type Store struct {
 	mu      sync.Mutex
 	objects map[string][]Record
+	// byName indexes the objects that publish records of each name, so
+	// that RecordsOf does not scan every object.
+	byName map[string][]string
+	// dirty holds the names whose records changed since TakeChanged.
+	dirty   map[string]struct{}
 	changed chan struct{}
 }
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{objects: map[string][]Record{}, changed: make(chan struct{}, 1)}
+	return &Store{
+		objects: map[string][]Record{},
+		byName:  map[string][]string{},
+		dirty:   map[string]struct{}{},
+		changed: make(chan struct{}, 1),
+	}
 }
 
 // Set replaces the records of object key. An empty recs removes the object.
@@ -40,8 +52,55 @@ func (s *Store) Set(key string, recs []Record) {
 	default:
 		s.objects[key] = recs
 	}
+	s.reindex(key, old, recs)
 	s.mu.Unlock()
 	s.notify()
+}
+
+// reindex moves key from the names of old to the names of recs and marks
+// both as changed. Records are sorted by name, so each name is one run.
+// Called with s.mu held.
+func (s *Store) reindex(key string, old, recs []Record) {
+	for name := range names(old) {
+		s.dirty[name] = struct{}{}
+		if !hasName(recs, name) {
+			keys := s.byName[name]
+			if i := slices.Index(keys, key); i >= 0 {
+				keys = slices.Delete(keys, i, i+1)
+			}
+			if len(keys) == 0 {
+				delete(s.byName, name)
+			} else {
+				s.byName[name] = keys
+			}
+		}
+	}
+	for name := range names(recs) {
+		s.dirty[name] = struct{}{}
+		if !hasName(old, name) {
+			s.byName[name] = append(s.byName[name], key)
+		}
+	}
+}
+
+// names yields the distinct FQDNs of sorted records.
+func names(recs []Record) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for i, r := range recs {
+			if i > 0 && recs[i-1].FQDN == r.FQDN {
+				continue
+			}
+			if !yield(r.FQDN) {
+				return
+			}
+		}
+	}
+}
+
+// hasName tells whether sorted recs hold a record of name.
+func hasName(recs []Record, name string) bool {
+	i, _ := slices.BinarySearchFunc(recs, name, func(r Record, n string) int { return strings.Compare(r.FQDN, n) })
+	return i < len(recs) && recs[i].FQDN == name
 }
 
 // Delete removes the records of object key.
@@ -52,9 +111,10 @@ func (s *Store) Delete(key string) { s.Set(key, nil) }
 func (s *Store) DeletePrefix(prefix string) {
 	s.mu.Lock()
 	n := 0
-	for k := range s.objects {
+	for k, old := range s.objects {
 		if strings.HasPrefix(k, prefix) {
 			delete(s.objects, k)
+			s.reindex(k, old, nil)
 			n++
 		}
 	}
@@ -66,6 +126,46 @@ func (s *Store) DeletePrefix(prefix string) {
 
 // Changed fires (coalesced) after the content changed.
 func (s *Store) Changed() <-chan struct{} { return s.changed }
+
+// TakeChanged returns the names whose records changed since the last call
+// (in no particular order), and forgets them. A name may be reported
+// although its merged records ended up the same (another object publishes
+// the same member); the reader compares.
+func (s *Store) TakeChanged() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.dirty) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(s.dirty))
+	for name := range s.dirty {
+		out = append(out, name)
+	}
+	// A fresh map rather than clear(): after the initial sync of 100 000
+	// names a cleared map would keep its buckets for good.
+	s.dirty = map[string]struct{}{}
+	return out
+}
+
+// RecordsOf returns the sorted, de-duplicated records of one name, merged
+// over every object that publishes it; nil when none does.
+func (s *Store) RecordsOf(name string) []Record {
+	s.mu.Lock()
+	var all []Record
+	for _, key := range s.byName[name] {
+		recs := s.objects[key]
+		i, _ := slices.BinarySearchFunc(recs, name, func(r Record, n string) int { return strings.Compare(r.FQDN, n) })
+		for ; i < len(recs) && recs[i].FQDN == name; i++ {
+			all = append(all, recs[i])
+		}
+	}
+	s.mu.Unlock()
+	if len(all) == 0 {
+		return nil
+	}
+	slices.SortFunc(all, Record.Compare)
+	return slices.Compact(all)
+}
 
 // Records returns a sorted, de-duplicated copy of all records: one per
 // (FQDN, site, address or target), whichever objects published it.

@@ -2,6 +2,7 @@ package model
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -52,5 +53,51 @@ func TestStoreNotifiesOnlyOnChange(t *testing.T) {
 	s.Set("a", nil)
 	if !drain() {
 		t.Fatal("removal did not notify")
+	}
+}
+
+// TestStoreReportsChangedNames: TakeChanged names exactly the names whose
+// records an object added or dropped, once, and RecordsOf merges one
+// name's records over every object.
+func TestStoreReportsChangedNames(t *testing.T) {
+	s := NewStore()
+	take := func() []string {
+		got := s.TakeChanged()
+		slices.Sort(got)
+		return got
+	}
+	s.Set("a", []Record{rec("x.", "a", "10.0.0.1"), rec("y.", "a", "10.0.0.1")})
+	s.Set("b", []Record{rec("x.", "b", "10.0.0.2")})
+	if got := take(); !slices.Equal(got, []string{"x.", "y."}) {
+		t.Fatalf("changed %q, want x. and y.", got)
+	}
+	if got := take(); got != nil {
+		t.Fatalf("changed %q again, want nothing", got)
+	}
+	if got := s.RecordsOf("x."); len(got) != 2 || got[0].Member.Site != "a" || got[1].Member.Site != "b" {
+		t.Fatalf("RecordsOf(x.) = %v, want both objects' records, sorted", got)
+	}
+	s.Set("a", []Record{rec("y.", "a", "10.0.0.1"), rec("z.", "a", "10.0.0.3")}) // drops x., keeps y., adds z.
+	if got := take(); !slices.Equal(got, []string{"x.", "y.", "z."}) {
+		t.Fatalf("changed %q, want x., y. and z.", got)
+	}
+	if got := s.RecordsOf("x."); len(got) != 1 || got[0].Member.Site != "b" {
+		t.Fatalf("RecordsOf(x.) = %v, want b's record only", got)
+	}
+	s.Set("b", []Record{rec("x.", "b", "10.0.0.2")}) // unchanged
+	if got := take(); got != nil {
+		t.Fatalf("an identical Set changed %q", got)
+	}
+	s.DeletePrefix("")
+	if got := take(); !slices.Equal(got, []string{"x.", "y.", "z."}) {
+		t.Fatalf("changed %q after deleting everything", got)
+	}
+	for _, n := range []string{"x.", "y.", "z."} {
+		if got := s.RecordsOf(n); got != nil {
+			t.Fatalf("RecordsOf(%s) = %v after deleting everything", n, got)
+		}
+	}
+	if len(s.byName) != 0 {
+		t.Fatalf("index keeps %v after deleting everything", s.byName)
 	}
 }

@@ -1,6 +1,7 @@
 package table
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -8,51 +9,104 @@ import (
 )
 
 // Debounce is how long the builder waits after a change for more changes
-// before compiling, so that an informer's initial list of a thousand objects
-// costs one build, not a thousand; it keeps updates well under a second.
-const Debounce = 50 * time.Millisecond
+// before applying them. A change costs in proportion to its size, so this
+// only batches bursts (an informer's initial list) into fewer tables. The
+// wait does not grow with the last build's time: a batch costs what its
+// changes cost, and waiting after the big batch of an initial list would
+// only delay its last objects.
+const Debounce = 10 * time.Millisecond
 
-// Health decides which members may be answered. Prepare is called with the
-// records before every compile (to start or stop probing them); Up is then
-// asked about each record.
+// Health decides which members may be answered.
 type Health interface {
-	Prepare(recs []model.Record)
+	// Track is told that the records of name changed from old to recs
+	// (either may be nil), before Up is asked about them, so that it can
+	// start or stop probing their members.
+	Track(name string, old, recs []model.Record)
+	// Up tells whether the member of r may be answered.
 	Up(r model.Record) bool
 }
 
 // Builder keeps the published table in step with a store and with health.
+// It applies each change to the names it touches (see the package doc).
 type Builder struct {
 	cfg    Config
 	store  *model.Store
 	health Health
 	notify chan struct{}
 	cur    atomic.Pointer[Table]
-	// OnBuild, if set before Run, is called after each publish (for logs).
+	// OnBuild, if set before Run, is called after each publish (for logs)
+	// with the number of records in use.
 	OnBuild func(t *Table, records int)
 	warned  string
+
+	mu         sync.Mutex
+	touched    map[string]struct{} // names whose health may have changed
+	recheckAll bool
+
+	st *state // only used by the goroutine that builds
 }
 
 // NewBuilder compiles the store's current content at once, so that a table
 // (at least the apex) exists before the first query. health may be nil: then
 // every member is up.
 func NewBuilder(cfg Config, store *model.Store, health Health) *Builder {
-	b := &Builder{cfg: cfg, store: store, health: health, notify: make(chan struct{}, 1)}
-	b.rebuild(time.Now())
+	b := &Builder{cfg: cfg, store: store, health: health, notify: make(chan struct{}, 1), touched: map[string]struct{}{}}
+	st, empty := newState(&b.cfg)
+	b.st = st
+	now := time.Now()
+	b.publish(st.initial(empty, b.nextSerial(nil, now)))
+	// Everything in the store is new to this builder; names marked
+	// changed meanwhile are applied again by Run, which is harmless.
+	store.TakeChanged()
+	recs := store.Records()
+	u := update{recs: map[string][]model.Record{}}
+	for i := 0; i < len(recs); {
+		j := i + 1
+		for j < len(recs) && recs[j].FQDN == recs[i].FQDN {
+			j++
+		}
+		u.recs[recs[i].FQDN] = recs[i:j:j]
+		i = j
+	}
+	b.build(u, now)
 	return b
 }
 
 // Table returns the table in use. It never returns nil.
 func (b *Builder) Table() *Table { return b.cur.Load() }
 
-// Notify asks for a rebuild: health changed, or a grace period ran out.
+// Notify asks to re-evaluate the health of every name (a fallback: a
+// health source that knows which names it affects calls Touch instead).
+// Only names whose health changed are recompiled.
 func (b *Builder) Notify() {
+	b.mu.Lock()
+	b.recheckAll = true
+	b.mu.Unlock()
+	b.wake()
+}
+
+// Touch asks to re-evaluate the health of the named services: a probe
+// flipped, or the grace period of their site ran out.
+func (b *Builder) Touch(names ...string) {
+	if len(names) == 0 {
+		return
+	}
+	b.mu.Lock()
+	for _, n := range names {
+		b.touched[n] = struct{}{}
+	}
+	b.mu.Unlock()
+	b.wake()
+}
+
+func (b *Builder) wake() {
 	select {
 	case b.notify <- struct{}{}:
 	default:
 	}
 }
 
-// Run rebuilds on every change until stop is closed.
+// Run applies changes until stop is closed.
 func (b *Builder) Run(stop <-chan struct{}) {
 	for {
 		select {
@@ -70,40 +124,68 @@ func (b *Builder) Run(stop <-chan struct{}) {
 	}
 }
 
-// rebuild compiles and publishes a table when the content differs from the
-// one in use. The serial becomes max(previous+1, unix time): it always rises,
-// and it keeps rising across restarts as long as the clock does.
-func (b *Builder) rebuild(now time.Time) {
-	recs := b.store.Records()
-	var up []bool
-	if b.health != nil {
-		b.health.Prepare(recs)
-		up = make([]bool, len(recs))
-		for i, r := range recs {
-			up[i] = b.health.Up(r)
+// rebuild applies every change since the last one.
+func (b *Builder) rebuild(now time.Time) { b.build(b.pending(), now) }
+
+// pending collects the changes since the last build.
+func (b *Builder) pending() update {
+	u := update{recs: map[string][]model.Record{}}
+	for _, name := range b.store.TakeChanged() {
+		u.recs[name] = b.store.RecordsOf(name)
+	}
+	b.mu.Lock()
+	all := b.recheckAll
+	touched := b.touched
+	b.recheckAll = false
+	b.touched = map[string]struct{}{}
+	b.mu.Unlock()
+	if all {
+		for name := range b.st.inputs {
+			u.recheck = append(u.recheck, name)
+		}
+	} else {
+		for name := range touched {
+			u.recheck = append(u.recheck, name)
 		}
 	}
+	return u
+}
+
+// build applies u and publishes the result when a name's inputs changed.
+// The serial becomes max(previous+1, unix time): it always rises, and it
+// keeps rising across restarts as long as the clock does.
+func (b *Builder) build(u update, now time.Time) {
 	prev := b.cur.Load()
-	serial := uint32(now.Unix())
-	if prev != nil {
-		if prev.hash == contentHash(recs, up) {
-			return
-		}
-		if serial <= prev.Serial {
-			serial = prev.Serial + 1
-		}
+	if len(u.recs) == 0 && len(u.recheck) == 0 {
+		return
 	}
-	t := Compile(b.cfg, recs, up, serial)
+	if t := b.st.apply(prev, u, b.health, b.nextSerial(prev, now)); t != nil {
+		b.publish(t)
+	}
+}
+
+func (b *Builder) nextSerial(prev *Table, now time.Time) uint32 {
+	serial := uint32(now.Unix())
+	if prev != nil && serial <= prev.Serial {
+		serial = prev.Serial + 1
+	}
+	return serial
+}
+
+func (b *Builder) publish(t *Table) {
 	b.cur.Store(t)
 	buildsTotal.Inc()
-	b.updateGauges(recs)
-	if w := joinWarnings(t.Warnings); w != b.warned {
-		b.warned = w
-		for _, line := range t.Warnings {
-			log.Warningf("Policy conflict: %s", line)
+	b.updateGauges(t)
+	if b.st.warned {
+		b.st.warned = false
+		if w := joinWarnings(t.Warnings); w != b.warned {
+			b.warned = w
+			for _, line := range t.Warnings {
+				log.Warningf("Policy conflict: %s", line)
+			}
 		}
 	}
 	if b.OnBuild != nil {
-		b.OnBuild(t, len(recs))
+		b.OnBuild(t, b.st.records)
 	}
 }

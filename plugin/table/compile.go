@@ -1,8 +1,6 @@
 package table
 
 import (
-	"fmt"
-	"hash/fnv"
 	"net"
 	"slices"
 
@@ -18,33 +16,27 @@ const (
 )
 
 // Compile builds a table from sorted, de-duplicated records (as
-// model.Store.Records returns them). up[i] tells whether recs[i]'s member may
-// be answered (health); nil means all are up. Records outside every zone are
-// dropped: sources filter already, this keeps the table consistent
-// regardless. serial is used as the SOA serial.
+// model.Store.Records returns them) in one pass. up[i] tells whether
+// recs[i]'s member may be answered (health); nil means all are up. Records
+// outside every zone are dropped: sources filter already, this keeps the
+// table consistent regardless. serial is used as the SOA serial.
+//
+// The Builder reaches the same table by applying changes name by name
+// (update.go); Compile is the reference it is tested against.
 func Compile(cfg Config, recs []model.Record, up []bool, serial uint32) *Table {
-	t := &Table{Serial: serial, hash: contentHash(recs, up), names: map[string]*node{}}
-	for i := range cfg.Zones {
-		t.zones = append(t.zones, compileZone(&cfg.Zones[i], uint32(cfg.TTL.V), serial))
+	zones := compileZones(&cfg, serial)
+	t := &Table{Serial: serial, zones: zones}
+	names := newNameEdit(nil)
+	for i, z := range zones {
+		names.set(z.Name, &node{zone: uint16(i), apex: true})
 	}
-	// Most specific zone first, so Zone() finds it before its parent.
-	slices.SortStableFunc(t.zones, func(a, b *ZoneData) int {
-		return dns.CountLabel(b.Name) - dns.CountLabel(a.Name)
-	})
-	for _, z := range t.zones {
-		t.names[z.Name] = &node{zone: z, apex: true}
-	}
-	// A zone nested more than one label below another makes the names in
-	// between empty non-terminals of the outer zone, not NXDOMAIN (which
-	// would deny the inner zone to RFC 8020 resolvers).
-	for _, z := range t.zones {
-		if off, end := dns.NextLabel(z.Name, 0); !end {
-			if outer := t.Zone(z.Name[off:]); outer != nil {
-				t.addParents(z.Name, outer)
-			}
+	for _, name := range nestedParents(zones) {
+		if names.get(name) == nil {
+			names.set(name, &node{zone: uint16(zoneIndex(zones, name))})
 		}
 	}
 
+	service := map[string]bool{}
 	// Records arrive sorted by name: compile one service per run.
 	for i := 0; i < len(recs); {
 		j := i + 1
@@ -55,49 +47,130 @@ func Compile(cfg Config, recs []model.Record, up []bool, serial uint32) *Table {
 		if up != nil {
 			svcUp = up[i:j]
 		}
-		t.addService(&cfg, recs[i:j], svcUp)
+		fqdn := recs[i].FQDN
+		if zi := zoneIndex(zones, fqdn); zi >= 0 {
+			apex := zones[zi].Name == fqdn
+			n, warnings := compileService(&cfg, uint16(zi), apex, recs[i:j], svcUp)
+			names.set(fqdn, n)
+			service[fqdn] = true
+			t.Warnings = append(t.Warnings, warnings...)
+			if n.down {
+				zones[zi].downNames++
+			}
+			addParents(names, zones, fqdn, zi)
+		}
 		i = j
 	}
 	// Nameserver glue: in-zone name servers answer their addresses, never
-	// subject to health or policy.
-	for i := range cfg.Zones {
-		for _, ns := range cfg.Zones[i].NameServers {
-			var glue []model.Record
-			for _, a := range ns.Addrs {
-				glue = append(glue, model.Record{FQDN: ns.Name, Member: model.Member{Addr: a}})
-			}
-			if len(glue) > 0 {
-				if _, taken := t.names[ns.Name]; !taken {
-					t.addService(&Config{Overrides: model.Overrides{TTL: cfg.TTL, Algorithm: model.RoundRobin}}, glue, nil)
-				}
-			}
+	// subject to health or policy, unless a service has the name.
+	gcfg := glueConfig(&cfg)
+	for name, glue := range glueRecords(&cfg) {
+		zi := zoneIndex(zones, name)
+		if zi < 0 || service[name] || zones[zi].Name == name {
+			continue
 		}
+		n, _ := compileService(gcfg, uint16(zi), false, glue, nil)
+		names.set(name, n)
+		addParents(names, zones, name, zi)
 	}
+	t.names = names.done()
 	return t
 }
 
-func (t *Table) nodeFor(name string) *node {
-	if n, ok := t.names[name]; ok {
-		return n
+// compileZones compiles the apex of every zone, most specific zone first
+// so that Zone() finds it before its parent; nodes refer to zones by their
+// index in this order, which only depends on the Config.
+func compileZones(cfg *Config, serial uint32) []*ZoneData {
+	var zones []*ZoneData
+	for i := range cfg.Zones {
+		zones = append(zones, compileZone(&cfg.Zones[i], uint32(cfg.TTL.V), serial))
 	}
-	n := &node{zone: t.Zone(name)}
-	t.names[name] = n
-	return n
+	slices.SortStableFunc(zones, func(a, b *ZoneData) int {
+		return dns.CountLabel(b.Name) - dns.CountLabel(a.Name)
+	})
+	return zones
+}
+
+// zoneIndex returns the index of the most specific zone holding name, or -1.
+func zoneIndex(zones []*ZoneData, name string) int {
+	for i, z := range zones {
+		if model.InZone(z.Name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// nestedParents returns the names between each zone nested more than one
+// label below another and that outer zone: they are empty non-terminals of
+// the outer zone, not NXDOMAIN (which would deny the inner zone to RFC 8020
+// resolvers). They exist whatever the records say.
+func nestedParents(zones []*ZoneData) []string {
+	var out []string
+	for _, z := range zones {
+		off, end := dns.NextLabel(z.Name, 0)
+		if end {
+			continue
+		}
+		oi := zoneIndex(zones, z.Name[off:])
+		if oi < 0 {
+			continue
+		}
+		for p := range parents(z.Name, zones[oi].Name) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parents yields the names strictly between name and the apex of its zone,
+// nearest first.
+func parents(name, apex string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
+			parent := name[off:]
+			if parent == apex || !dns.IsSubDomain(apex, parent) {
+				return
+			}
+			if !yield(parent) {
+				return
+			}
+		}
+	}
 }
 
 // addParents creates empty non-terminals between name and its zone apex, so
 // that they answer NODATA instead of NXDOMAIN (RFC 8020).
-func (t *Table) addParents(name string, z *ZoneData) {
-	for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
-		parent := name[off:]
-		if parent == z.Name || !dns.IsSubDomain(z.Name, parent) {
+func addParents(names *nameEdit, zones []*ZoneData, name string, zi int) {
+	for parent := range parents(name, zones[zi].Name) {
+		if names.get(parent) != nil {
 			return
 		}
-		if _, ok := t.names[parent]; ok {
-			return
-		}
-		t.names[parent] = &node{zone: z}
+		names.set(parent, &node{zone: uint16(zi)})
 	}
+}
+
+// glueRecords returns the addresses of in-zone name servers by name; the
+// first zone and entry that name a server win.
+func glueRecords(cfg *Config) map[string][]model.Record {
+	out := map[string][]model.Record{}
+	for i := range cfg.Zones {
+		for _, ns := range cfg.Zones[i].NameServers {
+			if _, taken := out[ns.Name]; taken || len(ns.Addrs) == 0 {
+				continue
+			}
+			var glue []model.Record
+			for _, a := range ns.Addrs {
+				glue = append(glue, model.Record{FQDN: ns.Name, Member: model.Member{Addr: a}})
+			}
+			out[ns.Name] = glue
+		}
+	}
+	return out
+}
+
+func glueConfig(cfg *Config) *Config {
+	return &Config{Overrides: model.Overrides{TTL: cfg.TTL, Algorithm: model.RoundRobin}}
 }
 
 func compileZone(z *Zone, ttl, serial uint32) *ZoneData {
@@ -147,23 +220,4 @@ func compileZone(z *Zone, ttl, serial uint32) *ZoneData {
 		zd.answers[r] = answersTotal.WithLabelValues(z.Name, r.String())
 	}
 	return zd
-}
-
-func contentHash(recs []model.Record, up []bool) uint64 {
-	h := fnv.New64a()
-	for i, r := range recs {
-		if up != nil && !up[i] {
-			h.Write([]byte{1})
-		}
-		h.Write([]byte(r.FQDN))
-		h.Write([]byte{0})
-		h.Write([]byte(r.Member.Site))
-		h.Write([]byte{0})
-		b, _ := r.Member.Addr.MarshalBinary()
-		h.Write(b)
-		h.Write([]byte(r.Member.Target))
-		h.Write([]byte{0})
-		fmt.Fprint(h, r.Check, r.Overrides, r.SourceDown)
-	}
-	return h.Sum64()
 }

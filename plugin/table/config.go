@@ -1,7 +1,3 @@
-// Package table compiles the records of all sources into an immutable answer
-// table, and answers lookups from it. A Table is never modified after it is
-// published (apart from per-name rotation counters), so ServeDNS reads it
-// without locks; the Builder swaps in a new one whenever the inputs change.
 package table
 
 import (

@@ -1,11 +1,11 @@
 package table
 
 import (
+	"maps"
 	"sync"
 
 	"github.com/coredns/coredns/plugin"
 	clog "github.com/coredns/coredns/plugin/pkg/log"
-	"github.com/gslb/gslb/plugin/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -82,26 +82,15 @@ type zoneGauges struct {
 	sites    map[string]map[string]bool // zone -> sites with a members series set
 }
 
-// updateGauges records the figures of the table just published, and sets
-// the gauges of the zones b owns.
-func (b *Builder) updateGauges(recs []model.Record) {
-	t := b.cur.Load()
-	services := map[string]map[string]bool{}
+// updateGauges records the figures of the table just published, from the
+// running totals the builder's state keeps (no pass over the names), and
+// sets the gauges of the zones b owns.
+func (b *Builder) updateGauges(t *Table) {
+	st := b.st
 	g := &zoneGauges{zones: t.zones, services: map[string]int{}, members: map[string]map[string]int{}, serial: t.Serial}
-	for _, r := range recs {
-		z := t.Zone(r.FQDN)
-		if z == nil {
-			continue
-		}
-		if services[z.Name] == nil {
-			services[z.Name] = map[string]bool{}
-			g.members[z.Name] = map[string]int{}
-		}
-		services[z.Name][r.FQDN] = true
-		g.members[z.Name][r.Member.Site]++
-	}
-	for zone, names := range services {
-		g.services[zone] = len(names)
+	for i, z := range t.zones {
+		g.services[z.Name] = st.services[i]
+		g.members[z.Name] = maps.Clone(st.members[i])
 	}
 	seriesMu.Lock()
 	defer seriesMu.Unlock()

@@ -9,7 +9,7 @@ import (
 )
 
 // This file gives the content of a zone as a zone transfer carries it. It
-// depends on the compiled table only through t.names and each node's sets
+// depends on the compiled table only through its names and each node's sets
 // and down records, so it survives changes to how the table is built.
 
 // ZoneNamed returns the zone whose apex is name (lower case), or nil.
@@ -33,16 +33,17 @@ func (z *ZoneData) SOA() *dns.SOA { return z.soa[0].(*dns.SOA) }
 // closing SOA of a transfer. The records are shared with the table: do not
 // modify them.
 func (t *Table) Records(z *ZoneData) iter.Seq[[]dns.RR] {
+	zi := slices.Index(t.zones, z)
 	var names []string
-	for name, n := range t.names {
-		if n.zone == z {
+	t.names.each(func(name string, n *node) {
+		if int(n.zone) == zi {
 			names = append(names, name)
 		}
-	}
+	})
 	slices.SortFunc(names, canonicalCompare)
 	return func(yield func([]dns.RR) bool) {
 		for _, name := range names {
-			for _, rrs := range t.names[name].records() {
+			for _, rrs := range t.names.get(name).records(z) {
 				if len(rrs) > 0 && !yield(rrs) {
 					return
 				}
@@ -51,18 +52,22 @@ func (t *Table) Records(z *ZoneData) iter.Seq[[]dns.RR] {
 	}
 }
 
-// records returns a node's RRsets in a fixed order (SOA, NS, CNAME, A, AAAA).
-func (n *node) records() [][]dns.RR {
+// records returns a node's RRsets in a fixed order (SOA, NS, CNAME, A,
+// AAAA); z is its zone.
+func (n *node) records(z *ZoneData) [][]dns.RR {
 	var out [][]dns.RR
 	if n.apex {
-		out = append(out, n.zone.soa, n.zone.ns)
+		out = append(out, z.soa, z.ns)
 	}
 	if n.down && n.downKind != model.DownAllRecords {
+		if n.fixed == nil {
+			return out
+		}
 		switch n.downKind {
 		case model.DownFallback:
-			out = append(out, n.downA, n.downAAAA)
+			out = append(out, n.fixed.a, n.fixed.aaaa)
 		case model.DownCNAME:
-			out = append(out, n.downCNAME)
+			out = append(out, n.fixed.cname)
 		}
 		return out
 	}

@@ -18,17 +18,16 @@ type member struct {
 	priority int
 }
 
-// addService compiles the records of one name (all with the same FQDN).
-func (t *Table) addService(cfg *Config, recs []model.Record, up []bool) {
+// compileService compiles the records of one name (all with the same FQDN)
+// in zone zi into its node, with the policy warnings it raises. It reads
+// nothing but its arguments, so a name compiles the same in a full build
+// and in an incremental one.
+func compileService(cfg *Config, zi uint16, apex bool, recs []model.Record, up []bool) (*node, []string) {
 	fqdn := recs[0].FQDN
-	z := t.Zone(fqdn)
-	if z == nil {
-		return
-	}
 	members := mergeMembers(recs, up)
-	settings, ttl, down, conflicts := resolveSettings(cfg, members)
-	for _, c := range conflicts {
-		t.Warnings = append(t.Warnings, fqdn+": "+c)
+	settings, ttl, down, warnings := resolveSettings(cfg, members)
+	for i, c := range warnings {
+		warnings[i] = fqdn + ": " + c
 	}
 
 	var eligible []*member
@@ -54,17 +53,16 @@ func (t *Table) addService(cfg *Config, recs []model.Record, up []bool) {
 		}
 	}
 
-	n := t.nodeFor(fqdn)
-	if down.Kind == model.DownCNAME && n.apex {
+	n := &node{zone: zi, apex: apex}
+	if down.Kind == model.DownCNAME && apex {
 		// A CNAME cannot sit beside the apex SOA and NS (RFC 1034 3.6.2),
 		// just as apex aliases are dropped: answer empty instead.
-		t.Warnings = append(t.Warnings, fqdn+": down response "+down.String()+" cannot apply at the zone apex; it answers empty (NODATA) instead")
+		warnings = append(warnings, fqdn+": down response "+down.String()+" cannot apply at the zone apex; it answers empty (NODATA) instead")
 		down = model.Down{Kind: model.DownEmpty}
 	}
 	n.down = active < 0
 	n.downKind = down.Kind
 	if n.down {
-		z.downNames++
 		switch down.Kind {
 		case model.DownAllRecords:
 			// Every eligible member, healthy or not: better a
@@ -72,14 +70,15 @@ func (t *Table) addService(cfg *Config, recs []model.Record, up []bool) {
 			// Drained and priority-0 members still never answer.
 			chosen = eligible
 		case model.DownFallback:
+			n.fixed = &downRecords{}
 			if down.V4.IsValid() {
-				n.downA = capped(newRR(fqdn, ttl, model.Member{Addr: down.V4}))
+				n.fixed.a = capped(newRR(fqdn, ttl, model.Member{Addr: down.V4}))
 			}
 			if down.V6.IsValid() {
-				n.downAAAA = capped(newRR(fqdn, ttl, model.Member{Addr: down.V6}))
+				n.fixed.aaaa = capped(newRR(fqdn, ttl, model.Member{Addr: down.V6}))
 			}
 		case model.DownCNAME:
-			n.downCNAME = capped(newRR(fqdn, ttl, model.Member{Target: down.Target}))
+			n.fixed = &downRecords{cname: capped(newRR(fqdn, ttl, model.Member{Target: down.Target}))}
 		}
 	}
 
@@ -104,12 +103,12 @@ func (t *Table) addService(cfg *Config, recs []model.Record, up []bool) {
 	}
 	// A name with addresses cannot also be an alias (RFC 1034 3.6.2), and
 	// the apex never is: addresses win, aliases are dropped.
-	if len(alias) > 0 && len(v4)+len(v6) == 0 && !n.apex {
+	if len(alias) > 0 && len(v4)+len(v6) == 0 && !apex {
 		one := settings
 		one.Answers = 1
 		n.alias = policy.NewSet(one, alias)
 	}
-	t.addParents(fqdn, n.zone)
+	return n, warnings
 }
 
 // mergeMembers folds the records of one address (or CNAME target) into one

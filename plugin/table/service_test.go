@@ -601,29 +601,6 @@ func TestMergedMembers(t *testing.T) {
 	}
 }
 
-// TestContentHashFollowsHealth: the hash that decides whether a rebuild is
-// published covers health, so a member going down publishes a new table.
-func TestContentHashFollowsHealth(t *testing.T) {
-	recs := []model.Record{addr("app.example.org.", "sitea", "10.0.0.1"), addr("app.example.org.", "siteb", "10.0.1.1")}
-	cfg := polConfig()
-	hash := func(up []bool) uint64 { return compile(t, cfg, recs, up).hash }
-	allUp := hash([]bool{true, true})
-	if h := hash(nil); h != allUp {
-		t.Errorf("nil up (all up) hashes %x, all-true %x: want equal", h, allUp)
-	}
-	if h := hash([]bool{true, true}); h != allUp {
-		t.Errorf("the same inputs hash differently: %x, %x", h, allUp)
-	}
-	seen := map[uint64][]bool{allUp: {true, true}}
-	for _, up := range [][]bool{{false, true}, {true, false}, {false, false}} {
-		h := hash(up)
-		if prev, dup := seen[h]; dup {
-			t.Errorf("up %v hashes like up %v (%x)", up, prev, h)
-		}
-		seen[h] = up
-	}
-}
-
 // fakeHealth is a table.Health whose verdicts a test sets per address.
 type fakeHealth struct {
 	mu       sync.Mutex
@@ -631,7 +608,7 @@ type fakeHealth struct {
 	prepared int
 }
 
-func (f *fakeHealth) Prepare(recs []model.Record) {
+func (f *fakeHealth) Track(name string, old, recs []model.Record) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.prepared++
@@ -709,8 +686,8 @@ func TestBuilderFollowsHealth(t *testing.T) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.prepared < 3 {
-		t.Errorf("Prepare called %d times, want once per build (at least 3)", h.prepared)
+	if h.prepared != 1 {
+		t.Errorf("Track called %d times, want once (the records never changed after the first build)", h.prepared)
 	}
 }
 

@@ -1,7 +1,6 @@
 package table
 
 import (
-	"slices"
 	"sync/atomic"
 
 	"github.com/gslb/gslb/plugin/model"
@@ -37,11 +36,10 @@ func (r Result) String() string {
 type Table struct {
 	// Serial is the SOA serial; it rises whenever the content changes.
 	Serial uint32
-	// hash identifies the content (records and their health), so that a
-	// rebuild from identical inputs keeps the serial and is not published.
-	hash  uint64
-	zones []*ZoneData // longest name first: the most specific zone wins
-	names map[string]*node
+	zones  []*ZoneData // longest name first: the most specific zone wins
+	// names holds every owner name; tables of one builder share the
+	// shards no change touched (see the package doc).
+	names *nameMap
 	// Warnings are policy conflicts found while compiling (sites that
 	// disagree on a service setting), for the builder to log on change.
 	Warnings []string
@@ -66,20 +64,30 @@ func (z *ZoneData) Count(r Result) { z.answers[r].Inc() }
 type counter interface{ Inc() }
 
 // node is one owner name. Names that only exist as parents of other names
-// (empty non-terminals) have no data at all.
+// (empty non-terminals) have no data at all. A node never changes once
+// published (bar its rotation counter), so tables share unchanged nodes.
 type node struct {
-	zone *ZoneData
+	// zone indexes Table.zones. An index, not a pointer: every table has
+	// its own ZoneData (its SOA carries the serial), while nodes outlive
+	// the table that compiled them.
+	zone uint16
 	apex bool
+	// down is set when no member is healthy; downKind says what to answer
+	// and fixed holds the fixed records for it (nil for most names).
+	down     bool
+	downKind model.DownKind
+	next     atomic.Uint32
 	// v4, v6 and alias select among the members that may be answered now:
 	// the healthy ones of the highest-priority pool, or all of them for
 	// the all-records down response.
 	v4, v6, alias *policy.Set
-	// down is set when no member is healthy; downKind says what to answer
-	// and downA/downAAAA/downCNAME hold the fixed records for it.
-	down                       bool
-	downKind                   model.DownKind
-	downA, downAAAA, downCNAME []dns.RR
-	next                       atomic.Uint32
+	fixed         *downRecords
+}
+
+// downRecords are the fixed records of the fallback and cname down
+// responses.
+type downRecords struct {
+	a, aaaa, cname []dns.RR
 }
 
 // Answer is what a lookup produced. Its slices are shared with the table and
@@ -110,13 +118,13 @@ func (t *Table) Zone(qname string) *ZoneData {
 
 // Lookup answers qname (lower case, inside zone z) for qtype and client c.
 func (t *Table) Lookup(z *ZoneData, qname string, qtype uint16, c policy.Client) Answer {
-	n, ok := t.names[qname]
-	if !ok || n.zone != z {
+	n := t.names.get(qname)
+	if n == nil || t.zones[n.zone] != z {
 		// A name of a more specific zone is looked up there; here it does
 		// not exist.
 		return Answer{Zone: z, Result: NXDomain, Ns: z.soa, Scope: -1}
 	}
-	rrs, scope, servfail := n.answer(qtype, c)
+	rrs, scope, servfail := n.answer(z, qtype, c)
 	switch {
 	case servfail:
 		return Answer{Zone: z, Result: ServFail, Scope: -1, Down: true}
@@ -132,13 +140,13 @@ func (t *Table) Lookup(z *ZoneData, qname string, qtype uint16, c policy.Client)
 
 // answer returns the records for qtype; servfail reports the "none" down
 // response for address queries.
-func (n *node) answer(qtype uint16, c policy.Client) (rrs []dns.RR, scope int, servfail bool) {
+func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client) (rrs []dns.RR, scope int, servfail bool) {
 	if n.apex {
 		switch qtype {
 		case dns.TypeSOA, dns.TypeANY:
-			return n.zone.soa, -1, false
+			return z.soa, -1, false
 		case dns.TypeNS:
-			return n.zone.ns, -1, false
+			return z.ns, -1, false
 		}
 	}
 	address := qtype == dns.TypeA || qtype == dns.TypeAAAA || qtype == dns.TypeANY || qtype == dns.TypeCNAME
@@ -147,18 +155,18 @@ func (n *node) answer(qtype uint16, c policy.Client) (rrs []dns.RR, scope int, s
 		case model.DownNone:
 			return nil, -1, address
 		case model.DownCNAME:
-			return n.downCNAME, -1, false
+			return n.fixed.cname, -1, false
 		case model.DownFallback:
 			switch qtype {
 			case dns.TypeA:
-				return n.downA, -1, false
+				return n.fixed.a, -1, false
 			case dns.TypeAAAA:
-				return n.downAAAA, -1, false
+				return n.fixed.aaaa, -1, false
 			case dns.TypeANY:
-				if len(n.downA) > 0 {
-					return n.downA, -1, false
+				if len(n.fixed.a) > 0 {
+					return n.fixed.a, -1, false
 				}
-				return n.downAAAA, -1, false
+				return n.fixed.aaaa, -1, false
 			}
 		}
 		return nil, -1, false // empty: NODATA
@@ -192,12 +200,9 @@ func pick(s *policy.Set, seq uint32, c policy.Client) ([]dns.RR, int, bool) {
 	return rrs, scope, false
 }
 
-// Names returns the owner names with data, sorted; for tests and debugging.
-func (t *Table) Names() []string {
-	out := make([]string, 0, len(t.names))
-	for name := range t.names {
-		out = append(out, name)
-	}
-	slices.Sort(out)
-	return out
-}
+// Names returns every owner name (with data, or empty non-terminals),
+// sorted; for tests, debugging and zone walks.
+func (t *Table) Names() []string { return t.names.sorted() }
+
+// Len is the number of owner names.
+func (t *Table) Len() int { return t.names.len() }
