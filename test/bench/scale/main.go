@@ -158,18 +158,18 @@ func run(o options) error {
 }
 
 type result struct {
-	binary                    string
-	names                     int
-	sync                      time.Duration
-	rss, peak                 int64
-	bytesPerName              float64
-	propRest, propChurn       [2]time.Duration // p50, p99
-	cpuPerChange              float64          // seconds
-	qpsRest, qpsChurn         float64
-	qcpuRest, qcpuChurn       float64 // queries per CPU-second of coredns
-	latRest, latChurn         [2]time.Duration
-	changes                   int64
-	cpuRest, cpuChurn, window float64
+	binary              string
+	names               int
+	sync                time.Duration
+	rss, peak           int64
+	bytesPerName        float64
+	propRest, propChurn [2]time.Duration // p50, p99
+	cpuPerChange        float64          // seconds
+	qpsRest, qpsChurn   float64
+	qcpuRest, qcpuChurn float64 // queries per CPU-second of coredns
+	latRest, latChurn   [2]time.Duration
+	changes             int64
+	cpuRest, cpuChurn   float64
 }
 
 func hostFmt(n int) string { return "app%d.n" + strconv.Itoa(n) + ".scale.lab" }
