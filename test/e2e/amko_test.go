@@ -257,6 +257,19 @@ spec:
 
 var noProbe = map[string]string{"gslb.io/health-check": "none"}
 
+// amkoApp is the common setting of an AMKO test: a fresh namespace for its
+// AMKO objects in the leader, and an app namespace with an Ingress for its
+// host in each site (site A's VIP vipA, site B's vipB).
+func amkoApp(t *testing.T, name, vipA, vipB string, ann map[string]string) (amkoNS, ns, host string) {
+	t.Helper()
+	amkoNS = amkoNamespace(t, "amko-"+name)
+	ns = namespace(t, "amko"+name)
+	host = ns + ".gslb.sddc.lab"
+	amkoIngress(t, 0, ns, host, vipA, ann)
+	amkoIngress(t, 1, ns, host, vipB, ann)
+	return amkoNS, ns, host
+}
+
 // amkoIngress is gslbIngress, removed when the test ends: the app=gslb
 // objects of these tests would otherwise be published by later tests that
 // count services.
@@ -278,11 +291,7 @@ func deleteIngressAtEnd(t *testing.T, i int, ns, name string) {
 // TestAmkoTrafficSplit: the GDP's trafficSplit priorities decide which site
 // answers, its ttl applies, and edits to it show in the answers.
 func TestAmkoTrafficSplit(t *testing.T) {
-	amkoNS := amkoNamespace(t, "amko-split")
-	ns := namespace(t, "amkosplit")
-	host := ns + ".gslb.sddc.lab"
-	amkoIngress(t, 0, ns, host, "172.26.30.1", noProbe)
-	amkoIngress(t, 1, ns, host, "172.27.30.1", noProbe)
+	amkoNS, _, host := amkoApp(t, "split", "172.26.30.1", "172.27.30.1", noProbe)
 	apply(t, gdpGVR, gdpDoc(amkoNS, "global-gdp", split(20, 10)+"  ttl: 15\n"))
 
 	s := startServer(t, gslbBlock("amko "+theLab.Clusters[0].Context+" "+amkoNS))
@@ -404,11 +413,7 @@ func TestAmkoHostRules(t *testing.T) {
 // answers once no cluster member is left. The host rule lives in the app's
 // own namespace, which AMKO (and gslb) read as well as avi-system.
 func TestAmkoThirdPartyStandby(t *testing.T) {
-	amkoNS := amkoNamespace(t, "amko-standby")
-	ns := namespace(t, "amkostandby")
-	host := ns + ".gslb.sddc.lab"
-	amkoIngress(t, 0, ns, host, "172.26.34.1", noProbe)
-	amkoIngress(t, 1, ns, host, "172.27.34.1", noProbe)
+	amkoNS, ns, host := amkoApp(t, "standby", "172.26.34.1", "172.27.34.1", noProbe)
 	apply(t, gdpGVR, gdpDoc(amkoNS, "global-gdp", ""))
 	apply(t, hostRuleGVR, hostRuleDoc(ns, "standby", host, `  thirdPartyMembers:
   - site: dc4
@@ -458,11 +463,7 @@ func TestAmkoDownResponse(t *testing.T) {
 // update keeps the last accepted GDP, and a server that never had a valid
 // one publishes nothing from the clusters (AMKO fails closed).
 func TestAmkoSelection(t *testing.T) {
-	amkoNS := amkoNamespace(t, "amko-select")
-	ns := namespace(t, "amkoselect")
-	host := ns + ".gslb.sddc.lab"
-	amkoIngress(t, 0, ns, host, "172.26.32.1", noProbe)
-	amkoIngress(t, 1, ns, host, "172.27.32.1", noProbe)
+	amkoNS, ns, host := amkoApp(t, "select", "172.26.32.1", "172.27.32.1", noProbe)
 	ctxA, ctxB := theLab.Clusters[0].Context, theLab.Clusters[1].Context
 	// No matchRules: AMKO selects nothing.
 	apply(t, gdpGVR, fmt.Sprintf(`apiVersion: amko.vmware.com/v1alpha2
@@ -553,11 +554,7 @@ func labelNamespace(t *testing.T, i int, ns, team string) {
 // TestAmkoTwoGDPs: AMKO honours one GDP; the younger one is rejected with
 // the reason and the older one keeps selecting.
 func TestAmkoTwoGDPs(t *testing.T) {
-	amkoNS := amkoNamespace(t, "amko-two")
-	ns := namespace(t, "amkotwo")
-	host := ns + ".gslb.sddc.lab"
-	amkoIngress(t, 0, ns, host, "172.26.33.1", noProbe)
-	amkoIngress(t, 1, ns, host, "172.27.33.1", noProbe)
+	amkoNS, _, host := amkoApp(t, "two", "172.26.33.1", "172.27.33.1", noProbe)
 	apply(t, gdpGVR, gdpDoc(amkoNS, "first", split(20, 10)))
 
 	s := startServer(t, gslbBlock("amko "+theLab.Clusters[0].Context+" "+amkoNS, "amko_status"))
@@ -578,11 +575,7 @@ func TestAmkoTwoGDPs(t *testing.T) {
 // not a site (its objects are not published); a listed context that the
 // kubeconfig lacks is reported and the rest applies.
 func TestAmkoGSLBConfig(t *testing.T) {
-	amkoNS := amkoNamespace(t, "amko-config")
-	ns := namespace(t, "amkoconfig")
-	host := ns + ".gslb.sddc.lab"
-	amkoIngress(t, 0, ns, host, "172.26.35.1", noProbe)
-	amkoIngress(t, 1, ns, host, "172.27.35.1", noProbe)
+	amkoNS, _, host := amkoApp(t, "config", "172.26.35.1", "172.27.35.1", noProbe)
 	apply(t, gdpGVR, gdpDoc(amkoNS, "global-gdp", ""))
 	configGVR := schema.GroupVersionResource{Group: "amko.vmware.com", Version: "v1alpha1", Resource: "gslbconfigs"}
 	apply(t, configGVR, fmt.Sprintf(`apiVersion: amko.vmware.com/v1alpha1
@@ -626,11 +619,7 @@ spec:
 // probe it, but keeps a health input: the Services behind the Ingress must
 // have a ready endpoint, even without endpoint_readiness in the Corefile.
 func TestAmkoControlPlaneHmOnly(t *testing.T) {
-	amkoNS := amkoNamespace(t, "amko-cponly")
-	ns := namespace(t, "amkocponly")
-	host := ns + ".gslb.sddc.lab"
-	amkoIngress(t, 0, ns, host, "172.26.36.1", nil)
-	amkoIngress(t, 1, ns, host, "172.27.36.1", nil)
+	amkoNS, ns, host := amkoApp(t, "cponly", "172.26.36.1", "172.27.36.1", nil)
 	setEndpoints(t, 0, ns, "web", true)
 	setEndpoints(t, 1, ns, "web", true)
 	apply(t, gdpGVR, gdpDoc(amkoNS, "global-gdp", "  controlPlaneHmOnly: true\n"))
