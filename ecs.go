@@ -86,3 +86,53 @@ func geoOf(ctx context.Context) (country, continent string) {
 	}
 	return country, continent
 }
+
+// classifyPrivate tells whether client c lies in one of the private
+// networks (then it gets members' own addresses rather than their public
+// ones), and the ECS scope that verdict holds for: inside, the matching
+// network's prefix (the longest when several match); outside, one bit past
+// the longest prefix the client shares with any of them, so that no
+// address of a private network falls in the scope. A linear pass over a
+// few Corefile prefixes, no allocation.
+func classifyPrivate(c policy.Client, private []netip.Prefix) (bool, int) {
+	inside, scope := false, 0
+	for _, p := range private {
+		if p.Addr().Is4() != c.Addr.Is4() {
+			continue
+		}
+		if p.Contains(c.Addr) && p.Bits() <= c.Bits {
+			if !inside || p.Bits() > scope {
+				inside, scope = true, p.Bits()
+			}
+			continue
+		}
+		if !inside {
+			// Bits past the client's source prefix say nothing.
+			scope = max(scope, min(commonBits(c.Addr, p.Addr(), min(p.Bits(), c.Bits))+1, c.Addr.BitLen()))
+		}
+	}
+	return inside, scope
+}
+
+// commonBits is how many leading bits a and b share, at most limit.
+func commonBits(a, b netip.Addr, limit int) int {
+	as, bs := a.As16(), b.As16()
+	off := 0
+	if a.Is4() {
+		off = 12 // the IPv4 bytes of the 16-byte form
+	}
+	n := 0
+	for i := off; i < 16 && n < limit; i++ {
+		x := as[i] ^ bs[i]
+		if x == 0 {
+			n += 8
+			continue
+		}
+		for x&0x80 == 0 {
+			n++
+			x <<= 1
+		}
+		break
+	}
+	return min(n, limit)
+}

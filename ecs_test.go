@@ -11,6 +11,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/request"
+	"github.com/gslb/gslb/plugin/policy"
 	"github.com/miekg/dns"
 )
 
@@ -361,5 +362,34 @@ func TestECSSurvivesScrubWriter(t *testing.T) {
 		if len(resp.Answer) != 1 || resp.Rcode != dns.RcodeSuccess {
 			t.Errorf("%s: rcode %s answer %v", tc.e.prefix, dns.RcodeToString[resp.Rcode], resp.Answer)
 		}
+	}
+}
+
+// classifyPrivate: inside a private network the scope is that network's
+// prefix; outside, one bit past the longest prefix shared with any of them.
+func TestClassifyPrivate(t *testing.T) {
+	private := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("10.20.0.0/16"), netip.MustParsePrefix("fd00::/8")}
+	client := func(a string, bits int) policy.Client { return policy.Client{Addr: netip.MustParseAddr(a), Bits: bits} }
+	for _, tc := range []struct {
+		c         policy.Client
+		inside    bool
+		wantScope int
+	}{
+		{client("10.1.2.3", 32), true, 8},
+		{client("10.20.3.0", 24), true, 16}, // the longest match
+		{client("10.0.0.0", 7), false, 8},   // a source prefix wider than the network: not inside
+		{client("192.0.2.1", 32), false, 1}, // 192 and 10 differ in the first bit
+		{client("11.0.0.1", 32), false, 8},  // 11 and 10 share 7 bits
+		{client("127.0.0.1", 32), false, 2}, // 127 = 0111 1111, 10 = 0000 1010
+		{client("fd12::1", 128), true, 8},
+		{client("2001:db8::1", 128), false, 1},
+	} {
+		inside, scope := classifyPrivate(tc.c, private)
+		if inside != tc.inside || scope != tc.wantScope {
+			t.Errorf("%s/%d: inside %t scope %d, want %t %d", tc.c.Addr, tc.c.Bits, inside, scope, tc.inside, tc.wantScope)
+		}
+	}
+	if inside, scope := classifyPrivate(client("10.1.2.3", 32), nil); inside || scope != 0 {
+		t.Errorf("no networks: %t %d", inside, scope)
 	}
 }

@@ -6,6 +6,7 @@ package gslb
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,9 @@ type GSLB struct {
 	builder *table.Builder
 	store   *model.Store
 	sources []source // started, stopped and awaited together
+	// private are the networks whose clients get members' own addresses
+	// rather than their public ones (private_networks).
+	private []netip.Prefix
 	health  *memberHealth
 	timeout time.Duration
 	// xfer is the server block's transfer plugin, set at startup when
@@ -162,6 +166,9 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	}
 	client, ecs := clientOf(w, r)
 	client.Ctx = ctx
+	if len(g.private) > 0 {
+		client.Private, client.PrivateScope = classifyPrivate(client, g.private)
+	}
 	a := t.Lookup(z, qname, state.QType(), client)
 	if a.Result == table.NXDomain && g.Fall.Through(qname) {
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)

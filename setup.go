@@ -55,15 +55,18 @@ type config struct {
 	// customGlobalFQDN: AKO HostRules give hosts their global names
 	// (AMKO's useCustomGlobalFqdn).
 	customGlobalFQDN bool
-	static           []model.Record
-	nameServers      []table.NameServer
-	hostmaster       string
-	startupTimeout   time.Duration
-	fall             fall.F
-	policy           policyConfig
-	health           healthConfig
-	avi              *avi.Config // nil without an avi block
-	amko             *amkoConfig // nil without an amko line
+	// privateNetworks get members' own addresses, everybody else their
+	// public ones (AMKO's publicIP).
+	privateNetworks []netip.Prefix
+	static          []model.Record
+	nameServers     []table.NameServer
+	hostmaster      string
+	startupTimeout  time.Duration
+	fall            fall.F
+	policy          policyConfig
+	health          healthConfig
+	avi             *avi.Config // nil without an avi block
+	amko            *amkoConfig // nil without an amko line
 }
 
 // newConfig is the configuration of a stanza without properties.
@@ -152,6 +155,7 @@ func init() {
 		"selector":           parseSelector,
 		"namespaces":         parseNamespaces,
 		"custom_global_fqdn": parseCustomGlobalFQDN,
+		"private_networks":   parsePrivateNetworks,
 		"ttl":                parseTTL,
 		"answers":            parseAnswers,
 		"startup_timeout":    parseStartupTimeout,
@@ -474,6 +478,22 @@ func parseCustomGlobalFQDN(p *parser, c *caddy.Controller) error {
 		return c.Errf("custom_global_fqdn takes no arguments")
 	}
 	p.cfg.customGlobalFQDN = true
+	return nil
+}
+
+// parsePrivateNetworks reads `private_networks CIDR...`.
+func parsePrivateNetworks(p *parser, c *caddy.Controller) error {
+	args := c.RemainingArgs()
+	if len(args) == 0 {
+		return c.Errf("private_networks needs at least one network, e.g. private_networks 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16")
+	}
+	for _, a := range args {
+		pfx, err := netip.ParsePrefix(a)
+		if err != nil {
+			return c.Errf("private_networks: %q is not a network like 10.0.0.0/8", a)
+		}
+		p.cfg.privateNetworks = append(p.cfg.privateNetworks, pfx.Masked())
+	}
 	return nil
 }
 

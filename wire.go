@@ -57,6 +57,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		store:    store,
 		timeout:  cfg.startupTimeout,
 		stopCh:   make(chan struct{}),
+		private:  cfg.privateNetworks,
 		notifyCh: make(chan struct{}, 1),
 	}
 	opts := kube.Options{

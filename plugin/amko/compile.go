@@ -158,7 +158,8 @@ type HostRule struct {
 	Common  model.Overrides
 	PerSite map[string]model.Overrides
 	NoProbe *bool
-	// PublicIP by site: answered instead of that site's VIP.
+	// PublicIP by site: answered instead of that site's VIP to clients
+	// outside the private networks.
 	PublicIP map[string]netip.Addr
 	// Weighted: the trafficSplit weights that apply to this name differ.
 	Weighted bool
@@ -697,19 +698,25 @@ func compileHostRule(env *Env, gdp *GDPRule, h *GSLBHostRule) (*HostRule, []stri
 			return nil, nil, fmt.Errorf("thirdPartyMembers: site %s: vip %q is not an IP address", m.Site, m.VIP)
 		}
 		addr := vip.Unmap()
+		var public netip.Addr
 		if m.PublicIP != "" {
 			pub, err := netip.ParseAddr(m.PublicIP)
 			if err != nil {
 				return nil, nil, fmt.Errorf("thirdPartyMembers: site %s: publicIP %q is not an IP address", m.Site, m.PublicIP)
 			}
-			addr = pub.Unmap() // answered instead of the VIP, as for clusters
+			if pub.Unmap().Is4() != addr.Is4() {
+				return nil, nil, fmt.Errorf("thirdPartyMembers: site %s: publicIP %s and vip %s are not of one address family", m.Site, m.PublicIP, m.VIP)
+			}
+			// Answered outside the private networks, as for clusters;
+			// the VIP is probed and answered inside them.
+			public = pub.Unmap()
 		}
 		thirdParty[m.Site] = true
 		if seen[m.Site+"/"+addr.String()] {
 			continue
 		}
 		seen[m.Site+"/"+addr.String()] = true
-		r.Members = append(r.Members, model.Record{FQDN: fqdn, Member: model.Member{Site: m.Site, Addr: addr}, Check: env.ThirdPartyCheck})
+		r.Members = append(r.Members, model.Record{FQDN: fqdn, Member: model.Member{Site: m.Site, Addr: addr}, Public: public, Check: env.ThirdPartyCheck})
 	}
 
 	// AMKO's GSLBHostRule CRD defaults a missing trafficSplit priority to

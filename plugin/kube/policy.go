@@ -32,9 +32,10 @@ type Layer struct {
 	// member is then up unless its cluster is gone or a source says down.
 	// A gslb.io/health-check annotation still turns probing back on.
 	NoProbe bool
-	// PublicIP, when valid, is answered instead of the site's member
-	// addresses of the same family (AMKO's publicIP: a VIP behind NAT).
-	// Probes, if any, go to the address answered.
+	// PublicIP, when valid, is the public address of the site's members of
+	// the same family (AMKO's publicIP: a VIP behind NAT): answered to
+	// clients outside the private networks; the VIP stays the member's
+	// address, probed and answered inside them.
 	PublicIP netip.Addr
 }
 
@@ -63,7 +64,7 @@ func applyLayer(ex *Extracted, p Policy, site string) map[string]bool {
 			noProbe[r.FQDN] = true
 		}
 		if l.PublicIP.IsValid() && l.PublicIP.Is4() == r.Member.Addr.Is4() {
-			r.Member.Addr = l.PublicIP
+			r.Public = l.PublicIP
 		}
 	}
 	return noProbe

@@ -70,9 +70,11 @@ func TestPolicyLayer(t *testing.T) {
 			t.Errorf("web %s: NoProbe: want no check, got %+v", r.Member.Addr, r.Check)
 		}
 	}
-	// The public IP replaces the IPv4 VIP only.
-	if web[0].Member.Addr.String() != "203.0.113.10" || web[1].Member.Addr.String() != "2001:db8::1" {
-		t.Errorf("web addresses: %v, %v", web[0].Member.Addr, web[1].Member.Addr)
+	// The public IP goes with the IPv4 VIP only; the VIP stays the
+	// member (probed, answered inside the private networks).
+	if web[0].Member.Addr.String() != "10.0.0.1" || web[0].Public.String() != "203.0.113.10" ||
+		web[1].Member.Addr.String() != "2001:db8::1" || web[1].Public.IsValid() {
+		t.Errorf("web addresses: %v public %v, %v public %v", web[0].Member.Addr, web[0].Public, web[1].Member.Addr, web[1].Public)
 	}
 	// Another name of the same object gets its own (empty) layer.
 	for _, r := range byName["api.example.org."] {

@@ -51,6 +51,10 @@ type Record struct {
 	// SourceDown is the source's own verdict that the member is down (Avi's
 	// oper status, endpoint readiness): one health input among the others.
 	SourceDown bool
+	// Public, when valid, is the member's public address (NAT, AMKO's
+	// publicIP): answered to clients outside the private networks, while
+	// Member.Addr is answered inside them and probed.
+	Public netip.Addr
 }
 
 // Compare orders records by name, then member; records that differ only in
@@ -60,6 +64,9 @@ func (r Record) Compare(o Record) int {
 		return c
 	}
 	if c := r.Member.Compare(o.Member); c != 0 {
+		return c
+	}
+	if c := r.Public.Compare(o.Public); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(r.Check.Proto, o.Check.Proto); c != 0 {

@@ -23,6 +23,12 @@ type Client struct {
 	// Ctx carries the query's metadata (the geoip plugin's country and
 	// continent), read only by topology country/continent rules.
 	Ctx context.Context
+	// Private is set for a client inside the configured private networks:
+	// it gets members' own addresses, not their public ones (NAT).
+	// PrivateScope is the ECS scope that decision holds for; 0 when no
+	// private networks are configured (everybody gets the public ones).
+	Private      bool
+	PrivateScope int
 }
 
 // Settings are the resolved choices for one GSLB service.

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/policy"
 	"github.com/miekg/dns"
 )
 
@@ -77,11 +78,14 @@ func (n *node) records(z *ZoneData) [][]dns.RR {
 		// secondaries reject a zone with more. The first is stable.
 		return append(out, n.alias.All()[:1])
 	}
-	if n.v4 != nil {
-		out = append(out, n.v4.All())
-	}
-	if n.v6 != nil {
-		out = append(out, n.v6.All())
+	// A secondary answers everybody: public addresses where members have
+	// them, as clients outside the private networks get.
+	for _, s := range [][2]*policy.Set{{n.pub4, n.v4}, {n.pub6, n.v6}} {
+		if s[0] != nil {
+			out = append(out, s[0].All())
+		} else if s[1] != nil {
+			out = append(out, s[1].All())
+		}
 	}
 	return out
 }

@@ -82,24 +82,39 @@ func compileService(cfg *Config, zi uint16, apex bool, recs []model.Record, up [
 		}
 	}
 
-	var v4, v6, alias []policy.Candidate
+	var v4, v6, alias, pub4, pub6 []policy.Candidate
+	public4, public6 := false, false
 	for _, m := range chosen {
 		rr := newRR(fqdn, ttl, m.rec.Member)
 		c := policy.Candidate{RR: rr, Site: m.rec.Member.Site, Weight: max(m.weight, 1)}
+		// The public twin: the same candidate with the public address
+		// (or its own when it has none), in the same order, so that a
+		// hash or rotation picks the same member either way.
+		p := c
+		if pub := m.rec.Public; pub.IsValid() && pub.Is4() == m.rec.Member.Addr.Is4() && !m.rec.Member.IsAlias() {
+			p.RR = newRR(fqdn, ttl, model.Member{Site: m.rec.Member.Site, Addr: pub})
+			public4, public6 = public4 || pub.Is4(), public6 || !pub.Is4()
+		}
 		switch {
 		case m.rec.Member.IsAlias():
 			alias = append(alias, c)
 		case m.rec.Member.Addr.Is4():
-			v4 = append(v4, c)
+			v4, pub4 = append(v4, c), append(pub4, p)
 		default:
-			v6 = append(v6, c)
+			v6, pub6 = append(v6, c), append(pub6, p)
 		}
 	}
 	if len(v4) > 0 {
 		n.v4 = policy.NewSet(settings, v4)
+		if public4 {
+			n.pub4 = policy.NewSet(settings, pub4)
+		}
 	}
 	if len(v6) > 0 {
 		n.v6 = policy.NewSet(settings, v6)
+		if public6 {
+			n.pub6 = policy.NewSet(settings, pub6)
+		}
 	}
 	// A name with addresses cannot also be an alias (RFC 1034 3.6.2), and
 	// the apex never is: addresses win, aliases are dropped.

@@ -81,7 +81,11 @@ type node struct {
 	// the healthy ones of the highest-priority pool, or all of them for
 	// the all-records down response.
 	v4, v6, alias *policy.Set
-	fixed         *downRecords
+	// pub4 and pub6 are v4 and v6 with members' public addresses (NAT),
+	// for clients outside the private networks; nil when no member of
+	// that family has one.
+	pub4, pub6 *policy.Set
+	fixed      *downRecords
 }
 
 // downRecords are the fixed records of the fallback and cname down
@@ -177,17 +181,38 @@ func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client) (rrs []dns.RR,
 		// the resolver follows it (never resolved on our hot path).
 		return pick(n.alias, seq, c)
 	}
+	v4, v6 := n.v4, n.v6
+	if n.pub4 != nil || n.pub6 != nil {
+		// The answer depends on whether the client is in a private
+		// network: members behind NAT answer their public address
+		// outside them.
+		if !c.Private {
+			if n.pub4 != nil {
+				v4 = n.pub4
+			}
+			if n.pub6 != nil {
+				v6 = n.pub6
+			}
+		}
+		rrs, scope, servfail = n.pickAddresses(v4, v6, qtype, seq, c)
+		return rrs, max(scope, c.PrivateScope), servfail
+	}
+	return n.pickAddresses(v4, v6, qtype, seq, c)
+}
+
+// pickAddresses picks from the address sets for qtype.
+func (n *node) pickAddresses(v4, v6 *policy.Set, qtype uint16, seq uint32, c policy.Client) ([]dns.RR, int, bool) {
 	switch qtype {
 	case dns.TypeA:
-		return pick(n.v4, seq, c)
+		return pick(v4, seq, c)
 	case dns.TypeAAAA:
-		return pick(n.v6, seq, c)
+		return pick(v6, seq, c)
 	case dns.TypeANY:
 		// RFC 8482: answer ANY with one RRset, not everything we have.
-		if n.v4 != nil {
-			return pick(n.v4, seq, c)
+		if v4 != nil {
+			return pick(v4, seq, c)
 		}
-		return pick(n.v6, seq, c)
+		return pick(v6, seq, c)
 	}
 	return nil, -1, false
 }

@@ -445,3 +445,47 @@ func TestResultString(t *testing.T) {
 		}
 	}
 }
+
+// Members behind NAT (AMKO's publicIP) answer their public address to
+// clients outside the private networks and their own inside them; the
+// answer's ECS scope is the one the client's classification holds for.
+func TestPublicAddresses(t *testing.T) {
+	behindNAT := addr("app.example.org.", "sitea", "10.0.0.1")
+	behindNAT.Public = netip.MustParseAddr("203.0.113.1")
+	recs := []model.Record{behindNAT, addr("app.example.org.", "siteb", "10.0.0.2")}
+	tbl := Compile(testConfig(0), recs, nil, 1)
+	z := tbl.Zone("app.example.org.")
+	for _, tc := range []struct {
+		name      string
+		c         policy.Client
+		want      []string
+		wantScope int
+	}{
+		{"no private networks configured", policy.Client{}, []string{"10.0.0.2", "203.0.113.1"}, 0},
+		{"outside", policy.Client{PrivateScope: 4}, []string{"10.0.0.2", "203.0.113.1"}, 4},
+		{"inside", policy.Client{Private: true, PrivateScope: 8}, []string{"10.0.0.1", "10.0.0.2"}, 8},
+	} {
+		a := tbl.Lookup(z, "app.example.org.", dns.TypeA, tc.c)
+		got := addrs(a.Answer)
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) || a.Scope != tc.wantScope {
+			t.Errorf("%s: %v scope %d, want %v scope %d", tc.name, got, a.Scope, tc.want, tc.wantScope)
+		}
+	}
+	// A name without public addresses does not depend on the client.
+	plain := Compile(testConfig(0), []model.Record{addr("app.example.org.", "sitea", "10.0.0.1")}, nil, 1)
+	if a := plain.Lookup(z, "app.example.org.", dns.TypeA, policy.Client{Private: true, PrivateScope: 8}); a.Scope != -1 {
+		t.Errorf("without public addresses the scope is %d, want -1", a.Scope)
+	}
+	// A zone transfer carries what clients outside get.
+	var got []string
+	for rrs := range tbl.Records(z) {
+		if len(rrs) > 0 && rrs[0].Header().Rrtype == dns.TypeA {
+			got = append(got, addrs(rrs)...)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"10.0.0.2", "192.0.2.53", "203.0.113.1"}) {
+		t.Errorf("transfer addresses %v", got)
+	}
+}

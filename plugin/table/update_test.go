@@ -72,6 +72,9 @@ func randRecord(r *rand.Rand) model.Record {
 	if r.IntN(4) == 0 {
 		rec.Check = model.Check{Proto: model.CheckHTTP, Port: 80, Path: "/healthz"}
 	}
+	if rec.Member.Addr.Is4() && r.IntN(5) == 0 {
+		rec.Public = netip.MustParseAddr("203.0.113.7") // behind NAT
+	}
 	rec.SourceDown = r.IntN(8) == 0
 	o := &rec.Overrides
 	if r.IntN(5) == 0 {
@@ -116,6 +119,7 @@ func checkSame(t *testing.T, step string, got, want *Table) {
 		g, w := got.names.get(name), want.names.get(name)
 		if g.zone != w.zone || g.apex != w.apex || g.down != w.down || g.downKind != w.downKind ||
 			!reflect.DeepEqual(g.v4, w.v4) || !reflect.DeepEqual(g.v6, w.v6) ||
+			!reflect.DeepEqual(g.pub4, w.pub4) || !reflect.DeepEqual(g.pub6, w.pub6) ||
 			!reflect.DeepEqual(g.alias, w.alias) || !reflect.DeepEqual(g.fixed, w.fixed) {
 			t.Fatalf("%s: node %s differs from a full compile\n got %+v\nwant %+v", step, name, g, w)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -366,10 +367,40 @@ func TestAmkoHostRules(t *testing.T) {
     lbAlgorithm: GSLB_ALGORITHM_CONSISTENT_HASH
 `))
 
-	s := startServer(t, gslbBlock("amko "+ctxA+" "+amkoNS, "amko_status"))
+	s := startServer(t, gslbBlock("amko "+ctxA+" "+amkoNS, "amko_status", "private_networks 10.0.0.0/8"))
 	// Site B's member answers with its public IP, the third-party member
 	// joins, all at priority 10; the rule's ttl applies.
 	s.eventually(extra, dns.TypeA, updateBound, "172.26.31.1", "203.0.113.20", "172.30.0.5")
+	// As Avi does: clients in the private networks get site B's VIP, the
+	// others its public IP, and the ECS scope says which applies where.
+	for _, tc := range []struct {
+		subnet string
+		want   []string
+		scope  uint8
+	}{
+		{"10.1.2.0/24", []string{"172.26.31.1", "172.27.31.1", "172.30.0.5"}, 8},
+		{"192.0.2.0/24", []string{"172.26.31.1", "172.30.0.5", "203.0.113.20"}, 1},
+	} {
+		r := resolve(t, s.addr, extra, dns.TypeA, tc.subnet)
+		var got []string
+		for _, rr := range r.Answer {
+			if a, ok := rr.(*dns.A); ok {
+				got = append(got, a.A.String())
+			}
+		}
+		slices.Sort(got)
+		var scope uint8 = 255
+		if opt := r.IsEdns0(); opt != nil {
+			for _, o := range opt.Option {
+				if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+					scope = e.SourceScope
+				}
+			}
+		}
+		if !slices.Equal(got, tc.want) || scope != tc.scope {
+			t.Errorf("client %s: %v scope %d, want %v scope %d", tc.subnet, got, scope, tc.want, tc.scope)
+		}
+	}
 	if got := s.ttlOf(extra); got != 5 {
 		t.Errorf("%s: TTL %d, want the host rule's 5", extra, got)
 	}
