@@ -68,6 +68,7 @@ func FromService(gs *models.GslbService, rt *models.GslbServiceRuntime, site Sit
 
 	type member struct {
 		m        model.Member
+		public   netip.Addr
 		weight   int
 		priority int
 		down     bool
@@ -82,7 +83,7 @@ func FromService(gs *models.GslbService, rt *models.GslbServiceRuntime, site Sit
 			if pm == nil || !isTrue(pm.Enabled, true) {
 				continue
 			}
-			m, key, ok := memberOf(pm)
+			m, public, key, ok := memberOf(pm)
 			if !ok {
 				out.Ignored++
 				continue
@@ -91,6 +92,7 @@ func FromService(gs *models.GslbService, rt *models.GslbServiceRuntime, site Sit
 			m.Site = site(str(pm.ClusterUUID), rtSite)
 			members = append(members, member{
 				m:        m,
+				public:   public,
 				weight:   min(max(int(num(pm.Ratio, aviDefaultRatio)), 1), model.MaxWeight),
 				priority: prio,
 				// No runtime entry yet (a new service, or runtime
@@ -103,7 +105,7 @@ func FromService(gs *models.GslbService, rt *models.GslbServiceRuntime, site Sit
 		for _, m := range members {
 			o := ov
 			o.Weight, o.Priority = model.Some(m.weight), model.Some(m.priority)
-			r := model.Record{FQDN: fqdn, Member: m.m, Overrides: o, SourceDown: m.down}
+			r := model.Record{FQDN: fqdn, Member: m.m, Public: m.public, Overrides: o, SourceDown: m.down}
 			if !m.m.IsAlias() {
 				r.Check = check
 			}
@@ -232,9 +234,13 @@ func downResponse(d *models.GslbServiceDownResponse) model.Down {
 
 // memberOf returns the member's answer (public_ip, else ip, else fqdn as a
 // CNAME target) and the key its runtime entry is found by (ip, else fqdn).
-func memberOf(pm *models.GslbPoolMember) (model.Member, string, bool) {
+//
+// A member behind NAT (public_ip) is its ip, answered inside the private
+// networks and probed, with the public address answered outside them, as
+// Avi does; one with a public_ip but no ip of that family is the public
+// address alone.
+func memberOf(pm *models.GslbPoolMember) (m model.Member, public netip.Addr, key string, ok bool) {
 	ip, hasIP := addr(pm.IP)
-	key := ""
 	if hasIP {
 		key = ip.String()
 	} else if f, ok := model.HostName(str(pm.Fqdn)); ok {
@@ -242,16 +248,19 @@ func memberOf(pm *models.GslbPoolMember) (model.Member, string, bool) {
 	}
 	if pm.PublicIP != nil {
 		if a, ok := addr(pm.PublicIP.IP); ok {
-			return model.Member{Addr: a}, key, key != ""
+			if hasIP && ip.Is4() == a.Is4() {
+				return model.Member{Addr: ip}, a, key, true
+			}
+			return model.Member{Addr: a}, netip.Addr{}, key, key != ""
 		}
 	}
 	if hasIP {
-		return model.Member{Addr: ip}, key, true
+		return model.Member{Addr: ip}, netip.Addr{}, key, true
 	}
 	if key != "" {
-		return model.Member{Target: key}, key, true
+		return model.Member{Target: key}, netip.Addr{}, key, true
 	}
-	return model.Member{}, "", false
+	return model.Member{}, netip.Addr{}, "", false
 }
 
 func addr(ip *models.IPAddr) (netip.Addr, bool) {

@@ -57,8 +57,12 @@ func fixtureServices(t *testing.T) map[string]*models.GslbService {
 func show(recs []model.Record) []string {
 	var out []string
 	for _, r := range recs {
+		// What clients outside the private networks get: the public
+		// address of a member behind NAT.
 		ans := r.Member.Target
-		if !r.Member.IsAlias() {
+		if r.Public.IsValid() {
+			ans = r.Public.String()
+		} else if !r.Member.IsAlias() {
 			ans = r.Member.Addr.String()
 		}
 		line := fmt.Sprintf("%s %s %s w=%d p=%d", r.FQDN, r.Member.Site, ans, r.Overrides.Weight.V, r.Overrides.Priority.V)
@@ -104,6 +108,13 @@ func TestFromServiceFixtures(t *testing.T) {
 		"payments.gslb.sddc.lab. avi 198.51.100.40 w=1 p=10",
 		"payments.gslb.sddc.lab. site-a 203.0.113.30 w=8 p=20",
 		"payments.gslb.sddc.lab. site-b 172.27.17.30 w=2 p=10",
+	}
+	// Site A's member is behind NAT: its ip is the member (probed,
+	// answered inside the private networks), public_ip answered outside.
+	for _, r := range pay.Records {
+		if r.Member.Site == "site-a" && (r.Member.Addr.String() != "172.26.17.30" || r.Public.String() != "203.0.113.30") {
+			t.Errorf("site-a's member behind NAT: %v public %v", r.Member.Addr, r.Public)
+		}
 	}
 	if got := show(pay.Records); !slices.Equal(got, want) {
 		t.Errorf("payments\n got %q\nwant %q", got, want)

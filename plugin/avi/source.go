@@ -27,9 +27,10 @@
 //     other names, wildcards and invalid names are counted in
 //     coredns_gslb_avi_ignored_names.
 //   - Each enabled group (GslbPool) contributes each enabled member. The
-//     answer is public_ip when set, else ip (A or AAAA), else fqdn as a
-//     CNAME target (Avi resolves fqdn members itself; we alias instead of
-//     resolving on the hot path).
+//     answer is ip (A or AAAA), else fqdn as a CNAME target (Avi resolves
+//     fqdn members itself; we alias instead of resolving on the hot path).
+//     A public_ip makes the member one behind NAT: clients outside the
+//     Corefile's private_networks get the public_ip (Record.Public).
 //   - Site: the Corefile's `site NAME CLUSTER_UUID`, else the name of the
 //     site (or third-party site) with the member's cluster_uuid in /api/gslb,
 //     else the cluster uuid; a member without cluster_uuid takes the
