@@ -132,6 +132,9 @@ type Snapshot struct {
 	// Members are the sites AMKO's GSLBConfig lists in memberClusters;
 	// nil without a GSLBConfig (every site of the Corefile is a member).
 	Members map[string]bool
+	// UnknownContexts counts the memberClusters contexts that gslb's
+	// kubeconfig lacks.
+	UnknownContexts int
 }
 
 // GDPRule is an accepted GlobalDeploymentPolicy, compiled.
@@ -219,7 +222,7 @@ func Compile(env *Env, gdps []GlobalDeploymentPolicy, rules []GSLBHostRule, last
 		if i > 0 {
 			v.Reason = fmt.Sprintf("a GSLBConfig already applies (%s/%s, the oldest); AMKO reads one: delete this one", configs[0].Namespace, configs[0].Name)
 		} else {
-			snap.Members, v.Notes, v.Summary = compileConfig(env, &c)
+			snap.Members, snap.UnknownContexts, v.Notes, v.Summary = compileConfig(env, &c)
 			v.Accepted = true
 		}
 		verdicts = append(verdicts, v)
@@ -354,15 +357,17 @@ func weightsDiffer(env *Env, g *GDPRule, r *HostRule) bool {
 // compileConfig reads a GSLBConfig's memberClusters into sites. A context
 // that no kubeconfig line of the Corefile has is reported and left out; the
 // others still apply. Without memberClusters every site stays a member.
-func compileConfig(env *Env, c *GSLBConfig) (map[string]bool, []string, string) {
+func compileConfig(env *Env, c *GSLBConfig) (map[string]bool, int, []string, string) {
 	var notes []string
 	if len(c.Spec.MemberClusters) == 0 {
-		return nil, []string{"memberClusters is empty: every site of the Corefile is a member"}, "lists no member clusters"
+		return nil, 0, []string{"memberClusters is empty: every site of the Corefile is a member"}, "lists no member clusters"
 	}
 	members := map[string]bool{}
+	unknown := 0
 	for _, m := range c.Spec.MemberClusters {
 		site, ok := env.siteOf(m.ClusterContext)
 		if !ok {
+			unknown++
 			notes = append(notes, fmt.Sprintf("memberClusters: context %q is not in gslb's kubeconfig (%s): add it to the kubeconfig and a `kubeconfig` line, or remove it here; the other clusters apply", m.ClusterContext, env.contexts()))
 			continue
 		}
@@ -383,7 +388,7 @@ func compileConfig(env *Env, c *GSLBConfig) (map[string]bool, []string, string) 
 	if c.Spec.GSLBLeader != nil && c.Spec.GSLBLeader.ControllerIP != "" {
 		notes = append(notes, "gslbLeader names the Avi controller AMKO programs; gslb writes nothing to Avi (to read its GSLB services, use an `avi` block)")
 	}
-	return members, notes, "member clusters " + strings.Join(slices.Sorted(maps.Keys(members)), ", ")
+	return members, unknown, notes, "member clusters " + strings.Join(slices.Sorted(maps.Keys(members)), ", ")
 }
 
 // thirdPartyPriority is AMKO's priority for a third-party member that no

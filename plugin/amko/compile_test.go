@@ -537,8 +537,8 @@ func TestGSLBConfigMemberClusters(t *testing.T) {
 	gc := GSLBConfig{ObjectMeta: meta("gc-1", 0), Spec: GSLBConfigSpec{MemberClusters: []MemberCluster{{ClusterContext: ctxA}, {ClusterContext: "nowhere"}}}}
 	younger := GSLBConfig{ObjectMeta: meta("gc-2", 5)}
 	snap, vs := Compile(env, nil, nil, nil, younger, gc)
-	if !snap.Members["sitea"] || snap.Members["siteb"] || len(snap.Members) != 1 {
-		t.Errorf("members %v", snap.Members)
+	if !snap.Members["sitea"] || snap.Members["siteb"] || len(snap.Members) != 1 || snap.UnknownContexts != 1 {
+		t.Errorf("members %v, unknown contexts %d", snap.Members, snap.UnknownContexts)
 	}
 	if len(vs) != 2 || !vs[0].Accepted || vs[0].Name != "gc-1" || vs[1].Accepted || !strings.Contains(vs[1].Reason, "AMKO reads one") {
 		t.Fatalf("verdicts %+v", vs)

@@ -6,7 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
-// Labels are bounded: kind is GlobalDeploymentPolicy or GSLBHostRule.
+// Labels are bounded: kind is GlobalDeploymentPolicy, GSLBHostRule or
+// GSLBConfig.
 var (
 	rejectedGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
@@ -21,6 +22,13 @@ var (
 		Name:      "amko_accepted",
 		Help:      "AMKO policy objects in force, by kind.",
 	}, []string{"kind"})
+
+	unknownContextsGauge = promauto.NewGauge(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "gslb",
+		Name:      "amko_unknown_member_clusters",
+		Help:      "Contexts the GSLBConfig's memberClusters names that gslb's kubeconfig lacks (each logged); the other clusters apply.",
+	})
 
 	syncedGauge = promauto.NewGauge(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,

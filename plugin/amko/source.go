@@ -462,6 +462,7 @@ func (s *Source) report(snap *Snapshot, verdicts []Verdict) {
 		acceptedGauge.WithLabelValues(kind).Set(float64(c[0]))
 		rejectedGauge.WithLabelValues(kind).Set(float64(c[1]))
 	}
+	unknownContextsGauge.Set(float64(snap.UnknownContexts))
 	selection := "gdp"
 	if snap.GDP == nil {
 		selection = "corefile"

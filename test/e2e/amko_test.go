@@ -629,6 +629,9 @@ spec:
 	s := startServer(t, gslbBlock("amko "+theLab.Clusters[0].Context+" "+amkoNS))
 	waitLog(t, s, "GSLBConfig "+amkoNS+"/gc-1", `context "sitec-tkg-wld01-admin@sitec-tkg-wld01" is not in gslb's kubeconfig`)
 	waitLog(t, s, "GSLBConfig "+amkoNS+"/gc-1", "sites siteb are watched by the Corefile but not listed in memberClusters")
+	if got := s.metric("coredns_gslb_amko_unknown_member_clusters", ""); got != 1 {
+		t.Errorf("coredns_gslb_amko_unknown_member_clusters = %v, want 1", got)
+	}
 	s.eventually(host, dns.TypeA, updateBound, "172.26.35.1")
 
 	// Site B joins the federation.
