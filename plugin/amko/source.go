@@ -418,6 +418,8 @@ func (s *Source) list() ([]GlobalDeploymentPolicy, []GSLBHostRule, []Verdict) {
 
 // report logs each verdict once per content, and sets the metrics.
 func (s *Source) report(snap *Snapshot, verdicts []Verdict) {
+	// Before the log lines: whoever reads one finds the count already set.
+	unknownContextsGauge.Set(float64(snap.UnknownContexts))
 	counts := map[string][2]int{KindGDP: {}, KindHostRule: {}, KindConfig: {}}
 	seen := map[string]bool{}
 	for _, v := range verdicts {
@@ -462,7 +464,6 @@ func (s *Source) report(snap *Snapshot, verdicts []Verdict) {
 		acceptedGauge.WithLabelValues(kind).Set(float64(c[0]))
 		rejectedGauge.WithLabelValues(kind).Set(float64(c[1]))
 	}
-	unknownContextsGauge.Set(float64(snap.UnknownContexts))
 	selection := "gdp"
 	if snap.GDP == nil {
 		selection = "corefile"

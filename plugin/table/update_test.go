@@ -20,28 +20,20 @@ import (
 // weights and priorities, so that random changes reach every path of an
 // incremental update.
 func propConfig() Config {
-	return Config{
-		Zones: []Zone{
-			{Name: "example.org.", NameServers: []NameServer{
-				{Name: "ns1.example.org.", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.53")}},
-				{Name: "b.a.example.org.", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.54")}},
-			}},
-			{Name: "sub.example.org.", NameServers: []NameServer{
-				{Name: "ns.sub.example.org.", Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::53")}},
-			}},
-			{Name: "x.y.a.example.org."},
-		},
-		Overrides: model.Overrides{
-			TTL:       model.Some(30),
-			Algorithm: model.RoundRobin,
-			Fallback:  model.RoundRobin,
-			Down:      model.Down{Kind: model.DownNone},
-			Weight:    model.Some(1),
-			Priority:  model.Some(10),
-		},
-		Weights:    map[string]int{"sitec": 3},
-		Priorities: map[string]int{"sitea": 20},
+	cfg := polConfig()
+	cfg.Zones = []Zone{
+		{Name: "example.org.", NameServers: []NameServer{
+			{Name: "ns1.example.org.", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.53")}},
+			{Name: "b.a.example.org.", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.54")}},
+		}},
+		{Name: "sub.example.org.", NameServers: []NameServer{
+			{Name: "ns.sub.example.org.", Addrs: []netip.Addr{netip.MustParseAddr("2001:db8::53")}},
+		}},
+		{Name: "x.y.a.example.org."},
 	}
+	cfg.Weights = map[string]int{"sitec": 3}
+	cfg.Priorities = map[string]int{"sitea": 20}
+	return cfg
 }
 
 // propNames are the names random records use: apexes, names below and
