@@ -17,6 +17,7 @@ import (
 	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/coredns/coredns/request"
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/policy"
 	"github.com/gslb/gslb/plugin/table"
 	"github.com/miekg/dns"
 )
@@ -41,6 +42,12 @@ type GSLB struct {
 	// there is one: it tells the secondaries about new serials.
 	xfer     *transfer.Transfer
 	notifyCh chan struct{}
+	// statusAddr is the status listener's address ("" when off); status
+	// is what the stanza shows there.
+	statusAddr string
+	status     *statusView
+	hasStatic  bool
+	topology   *policy.Topology
 
 	ready    atomic.Bool
 	stopOnce sync.Once
@@ -50,6 +57,10 @@ type GSLB struct {
 
 // start runs the watchers and the table builder; called from OnStartup.
 func (g *GSLB) start() error {
+	// First: a status address in use fails the start before anything runs.
+	if err := g.startStatus(); err != nil {
+		return err
+	}
 	g.builder.ClaimMetrics()
 	g.wg.Add(4)
 	go func() {
@@ -125,6 +136,7 @@ func (g *GSLB) synced() bool {
 // stop ends everything start began; a reload must not leak watches.
 func (g *GSLB) stop() error {
 	g.stopOnce.Do(func() {
+		g.stopStatus()
 		close(g.stopCh)
 		for _, s := range g.sources {
 			s.Stop()
@@ -166,15 +178,37 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	}
 	client, ecs := clientOf(w, r)
 	client.Ctx = ctx
-	if len(g.private) > 0 {
-		client.Private, client.PrivateScope = classifyPrivate(client, g.private)
-	}
-	a := t.Lookup(z, qname, state.QType(), client)
-	if a.Result == table.NXDomain && g.Fall.Through(qname) {
+	a := g.decide(t, z, qname, state.QType(), client)
+	if g.fallsThrough(a, qname) {
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 	}
 	z.Count(a.Result)
+	m := reply(r, a, ecs)
+	w.WriteMsg(m)
+	return dns.RcodeSuccess, nil
+}
 
+// decide is ServeDNS's answer for qname in zone z from client; /explain
+// follows the same steps (explain.go), without advancing the rotation.
+func (g *GSLB) decide(t *table.Table, z *table.ZoneData, qname string, qtype uint16, client policy.Client) table.Answer {
+	return t.Lookup(z, qname, qtype, g.classify(client))
+}
+
+// classify marks a client inside the private networks.
+func (g *GSLB) classify(client policy.Client) policy.Client {
+	if len(g.private) > 0 {
+		client.Private, client.PrivateScope = classifyPrivate(client, g.private)
+	}
+	return client
+}
+
+// fallsThrough tells whether an answer goes to the next plugin instead.
+func (g *GSLB) fallsThrough(a table.Answer, qname string) bool {
+	return a.Result == table.NXDomain && g.Fall.Through(qname)
+}
+
+// reply is the message ServeDNS writes for answer a to query r.
+func reply(r *dns.Msg, a table.Answer, ecs *dns.EDNS0_SUBNET) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(r)
 	m.Authoritative = true
@@ -188,6 +222,5 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	if ecs != nil {
 		echoECS(m, r, ecs, a.Scope)
 	}
-	w.WriteMsg(m)
-	return dns.RcodeSuccess, nil
+	return m
 }

@@ -54,7 +54,9 @@ func NewBuilder(cfg Config, store *model.Store, health Health) *Builder {
 	st, empty := newState(&b.cfg)
 	b.st = st
 	now := time.Now()
-	b.publish(st.initial(empty, b.nextSerial(nil, now)))
+	t := st.initial(empty, b.nextSerial(nil, now))
+	t.Built = now
+	b.publish(t)
 	// Everything in the store is new to this builder; names marked
 	// changed meanwhile are applied again by Run, which is harmless.
 	store.TakeChanged()
@@ -160,6 +162,7 @@ func (b *Builder) build(u update, now time.Time) {
 		return
 	}
 	if t := b.st.apply(prev, u, b.health, b.nextSerial(prev, now)); t != nil {
+		t.Built = now
 		b.publish(t)
 	}
 }

@@ -2,6 +2,7 @@ package table
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/policy"
@@ -43,6 +44,11 @@ type Table struct {
 	// Warnings are policy conflicts found while compiling (sites that
 	// disagree on a service setting), for the builder to log on change.
 	Warnings []string
+	// Built is when the builder published the table (zero for Compile).
+	Built time.Time
+	// cfg and gcfg are what services and glue compiled with, for
+	// explanations (see explain.go).
+	cfg, gcfg *Config
 }
 
 // ZoneData is the compiled apex of one zone.
@@ -72,6 +78,7 @@ type node struct {
 	// the table that compiled them.
 	zone uint16
 	apex bool
+	glue bool // in-zone name server addresses, not a service
 	// down is set when no member is healthy; downKind says what to answer
 	// and fixed holds the fixed records for it (nil for most names).
 	down     bool
@@ -86,6 +93,9 @@ type node struct {
 	// that family has one.
 	pub4, pub6 *policy.Set
 	fixed      *downRecords
+	// in is what the node compiled from (nil for apexes and empty
+	// non-terminals without records): explanations classify it again.
+	in *input
 }
 
 // downRecords are the fixed records of the fallback and cname down
@@ -122,13 +132,19 @@ func (t *Table) Zone(qname string) *ZoneData {
 
 // Lookup answers qname (lower case, inside zone z) for qtype and client c.
 func (t *Table) Lookup(z *ZoneData, qname string, qtype uint16, c policy.Client) Answer {
+	return t.lookup(z, qname, qtype, c, false)
+}
+
+// lookup is Lookup; with peek set it gives the answer the next query will
+// get without advancing the name's rotation (for explanations).
+func (t *Table) lookup(z *ZoneData, qname string, qtype uint16, c policy.Client, peek bool) Answer {
 	n := t.names.get(qname)
 	if n == nil || t.zones[n.zone] != z {
 		// A name of a more specific zone is looked up there; here it does
 		// not exist.
 		return Answer{Zone: z, Result: NXDomain, Ns: z.soa, Scope: -1}
 	}
-	rrs, scope, servfail := n.answer(z, qtype, c)
+	rrs, scope, servfail := n.answer(z, qtype, c, peek)
 	switch {
 	case servfail:
 		return Answer{Zone: z, Result: ServFail, Scope: -1, Down: true}
@@ -143,50 +159,88 @@ func (t *Table) Lookup(z *ZoneData, qname string, qtype uint16, c policy.Client)
 }
 
 // answer returns the records for qtype; servfail reports the "none" down
-// response for address queries.
-func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client) (rrs []dns.RR, scope int, servfail bool) {
+// response for address queries. With peek the rotation does not advance.
+func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client, peek bool) (rrs []dns.RR, scope int, servfail bool) {
+	sel := n.choose(z, qtype, c)
+	if !sel.picks {
+		return sel.rrs, sel.scope, sel.servfail
+	}
+	var seq uint32
+	if peek {
+		seq = n.next.Load() + 1
+	} else {
+		seq = n.next.Add(1)
+	}
+	if sel.set == nil {
+		return nil, max(-1, sel.minScope), false
+	}
+	rrs, scope = sel.set.Pick(seq, c)
+	return rrs, max(scope, sel.minScope), false
+}
+
+// selection is where a query's answer comes from: fixed records, or a pick
+// from a candidate set.
+type selection struct {
+	rrs      []dns.RR // the answer when picks is false
+	scope    int
+	servfail bool
+	// picks is set when the answer is a per-query pick from set (which
+	// may be nil: no member of the asked family); every such query
+	// advances the name's rotation.
+	picks bool
+	set   *policy.Set
+	// minScope is the ECS scope the answer holds for at most: the private
+	// networks' verdict when members have public addresses; -1 otherwise.
+	minScope int
+	// public is set when the client gets members' public addresses.
+	public bool
+}
+
+// choose is the decision of answer up to the pick, shared with Explain.
+func (n *node) choose(z *ZoneData, qtype uint16, c policy.Client) selection {
 	if n.apex {
 		switch qtype {
 		case dns.TypeSOA, dns.TypeANY:
-			return z.soa, -1, false
+			return selection{rrs: z.soa, scope: -1}
 		case dns.TypeNS:
-			return z.ns, -1, false
+			return selection{rrs: z.ns, scope: -1}
 		}
 	}
 	address := qtype == dns.TypeA || qtype == dns.TypeAAAA || qtype == dns.TypeANY || qtype == dns.TypeCNAME
 	if n.down && n.downKind != model.DownAllRecords {
 		switch n.downKind {
 		case model.DownNone:
-			return nil, -1, address
+			return selection{scope: -1, servfail: address}
 		case model.DownCNAME:
-			return n.fixed.cname, -1, false
+			return selection{rrs: n.fixed.cname, scope: -1}
 		case model.DownFallback:
 			switch qtype {
 			case dns.TypeA:
-				return n.fixed.a, -1, false
+				return selection{rrs: n.fixed.a, scope: -1}
 			case dns.TypeAAAA:
-				return n.fixed.aaaa, -1, false
+				return selection{rrs: n.fixed.aaaa, scope: -1}
 			case dns.TypeANY:
 				if len(n.fixed.a) > 0 {
-					return n.fixed.a, -1, false
+					return selection{rrs: n.fixed.a, scope: -1}
 				}
-				return n.fixed.aaaa, -1, false
+				return selection{rrs: n.fixed.aaaa, scope: -1}
 			}
 		}
-		return nil, -1, false // empty: NODATA
+		return selection{scope: -1} // empty: NODATA
 	}
-	seq := n.next.Add(1)
 	if n.alias != nil {
 		// A CNAME owner has no other data: every type gets the alias and
 		// the resolver follows it (never resolved on our hot path).
-		return pick(n.alias, seq, c)
+		return selection{picks: true, set: n.alias, minScope: -1}
 	}
 	v4, v6 := n.v4, n.v6
+	sel := selection{picks: true, minScope: -1}
 	if n.pub4 != nil || n.pub6 != nil {
 		// The answer depends on whether the client is in a private
 		// network: members behind NAT answer their public address
 		// outside them.
 		if !c.Private {
+			sel.public = true
 			if n.pub4 != nil {
 				v4 = n.pub4
 			}
@@ -194,35 +248,22 @@ func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client) (rrs []dns.RR,
 				v6 = n.pub6
 			}
 		}
-		rrs, scope, servfail = n.pickAddresses(v4, v6, qtype, seq, c)
-		return rrs, max(scope, c.PrivateScope), servfail
+		sel.minScope = c.PrivateScope
 	}
-	return n.pickAddresses(v4, v6, qtype, seq, c)
-}
-
-// pickAddresses picks from the address sets for qtype.
-func (n *node) pickAddresses(v4, v6 *policy.Set, qtype uint16, seq uint32, c policy.Client) ([]dns.RR, int, bool) {
 	switch qtype {
 	case dns.TypeA:
-		return pick(v4, seq, c)
+		sel.set = v4
 	case dns.TypeAAAA:
-		return pick(v6, seq, c)
+		sel.set = v6
 	case dns.TypeANY:
 		// RFC 8482: answer ANY with one RRset, not everything we have.
 		if v4 != nil {
-			return pick(v4, seq, c)
+			sel.set = v4
+		} else {
+			sel.set = v6
 		}
-		return pick(v6, seq, c)
 	}
-	return nil, -1, false
-}
-
-func pick(s *policy.Set, seq uint32, c policy.Client) ([]dns.RR, int, bool) {
-	if s == nil {
-		return nil, -1, false
-	}
-	rrs, scope := s.Pick(seq, c)
-	return rrs, scope, false
+	return sel
 }
 
 // Names returns every owner name (with data, or empty non-terminals),

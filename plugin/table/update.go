@@ -58,7 +58,7 @@ func newState(cfg *Config) (*state, *Table) {
 	for i := range s.members {
 		s.members[i] = map[string]int{}
 	}
-	t := &Table{zones: s.zones}
+	t := &Table{zones: s.zones, cfg: cfg, gcfg: s.gcfg}
 	names := newNameEdit(nil)
 	for i, z := range s.zones {
 		names.set(z.Name, &node{zone: uint16(i), apex: true})
@@ -237,9 +237,10 @@ func (s *state) compile(name string, zi int) *node {
 	)
 	switch in := s.inputs[name]; {
 	case in != nil:
-		n, warnings = compileService(s.cfg, uint16(zi), apex, in.recs, in.up)
+		n, warnings = compileService(s.cfg, uint16(zi), apex, in)
 	case s.glue[name] != nil && !apex:
-		n, _ = compileService(s.gcfg, uint16(zi), false, s.glue[name], nil)
+		n, _ = compileService(s.gcfg, uint16(zi), false, &input{recs: s.glue[name]})
+		n.glue = true
 	case apex || s.static[name] || s.below[name] > 0:
 		n = &node{zone: uint16(zi), apex: apex}
 	}
@@ -276,7 +277,7 @@ func isEmpty(n *node) bool {
 
 // table wraps names into a table: fresh zone apexes carry the serial.
 func (s *state) table(names *nameMap, serial uint32) *Table {
-	t := &Table{Serial: serial, names: names, zones: make([]*ZoneData, len(s.zones))}
+	t := &Table{Serial: serial, names: names, zones: make([]*ZoneData, len(s.zones)), cfg: s.cfg, gcfg: s.gcfg}
 	for i, base := range s.zones {
 		z := *base
 		soa := *base.soa[0].(*dns.SOA)
