@@ -67,6 +67,8 @@ type config struct {
 	health          healthConfig
 	avi             *avi.Config // nil without an avi block
 	amko            *amkoConfig // nil without an amko line
+	// statusAddr is where the status page listens; "" when off.
+	statusAddr string
 }
 
 // newConfig is the configuration of a stanza without properties.
@@ -93,6 +95,7 @@ func newConfig() *config {
 }
 
 func setup(c *caddy.Controller) error {
+	routeKlog()
 	cfg, err := parse(c)
 	if err != nil {
 		return plugin.Error(pluginName, err)
@@ -166,6 +169,7 @@ func init() {
 		"avi":                parseAvi,
 		"amko":               parseAmko,
 		"amko_status":        parseAmkoStatus,
+		"status":             parseStatus,
 	}
 	for name, f := range policyProperties {
 		properties[name] = f

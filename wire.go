@@ -59,7 +59,11 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		stopCh:   make(chan struct{}),
 		private:  cfg.privateNetworks,
 		notifyCh: make(chan struct{}, 1),
+
+		statusAddr: cfg.statusAddr,
+		hasStatic:  len(cfg.static) > 0,
 	}
+	g.status = &statusView{g: g, endpointReadiness: cfg.health.endpointReadiness}
 	opts := kube.Options{
 		Selector:   cfg.selector,
 		Namespaces: cfg.namespaces,
@@ -128,6 +132,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	if p.topology.HasGeo() {
 		p.topology.Geo = geoOf
 	}
+	g.topology = p.topology
 	tcfg := table.Config{
 		Overrides:  cfg.defaults,
 		Topology:   p.topology,

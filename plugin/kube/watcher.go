@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,6 +88,8 @@ type Watcher struct {
 	// downSince is when the API server became unreachable (unix nanos);
 	// 0 while it answers.
 	downSince atomic.Int64
+	// lastEvent is when an object event was last applied (unix nanos).
+	lastEvent atomic.Int64
 
 	// informers of the selected objects by kind, to re-evaluate a
 	// namespace's objects when a Service's readiness flips.
@@ -338,6 +341,7 @@ func (w *Watcher) setUnselected(key string, unselected bool) {
 }
 
 func (w *Watcher) sawEvent() {
+	w.lastEvent.Store(time.Now().UnixNano())
 	lastEventGauge.WithLabelValues(w.cluster.Site).SetToCurrentTime()
 }
 
@@ -498,4 +502,37 @@ func (w *Watcher) resyncAll() {
 			}
 		}
 	}
+}
+
+// Connected tells whether the API server answered the last readiness probe.
+func (w *Watcher) Connected() bool { return w.connected.Load() }
+
+// LastEvent is when an object event was last applied; zero before any.
+func (w *Watcher) LastEvent() time.Time {
+	if n := w.lastEvent.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// Problem is an object of a cluster that is not (fully) used, and why.
+type Problem struct {
+	Key    string // the store key: kube/SITE/KIND/NAMESPACE/NAME
+	Reason string
+}
+
+// Problems lists the objects with bad annotations and those with hosts
+// outside the zones, sorted by key.
+func (w *Watcher) Problems() []Problem {
+	w.mu.Lock()
+	var out []Problem
+	for k, msg := range w.invalid {
+		out = append(out, Problem{Key: k, Reason: "bad annotations: " + msg + "; those settings fall back to the defaults"})
+	}
+	for k, n := range w.ignored {
+		out = append(out, Problem{Key: k, Reason: fmt.Sprintf("%d host(s) outside the zones: not published", n)})
+	}
+	w.mu.Unlock()
+	slices.SortFunc(out, func(a, b Problem) int { return strings.Compare(a.Key+a.Reason, b.Key+b.Reason) })
+	return out
 }

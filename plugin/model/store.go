@@ -198,3 +198,23 @@ func normalize(recs []Record) []Record {
 	slices.SortFunc(recs, Record.Compare)
 	return slices.Compact(recs)
 }
+
+// Objects returns the keys of the objects that publish member m of name,
+// sorted; for the status page and events, never the hot path.
+func (s *Store) Objects(name string, m Member) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, key := range s.byName[name] {
+		recs := s.objects[key]
+		i, _ := slices.BinarySearchFunc(recs, name, func(r Record, n string) int { return strings.Compare(r.FQDN, n) })
+		for ; i < len(recs) && recs[i].FQDN == name; i++ {
+			if recs[i].Member == m {
+				out = append(out, key)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
