@@ -69,6 +69,8 @@ type config struct {
 	amko            *amkoConfig // nil without an amko line
 	// statusAddr is where the status page listens; "" when off.
 	statusAddr string
+	// events records Kubernetes Events on the published objects.
+	events bool
 }
 
 // newConfig is the configuration of a stanza without properties.
@@ -170,6 +172,7 @@ func init() {
 		"amko":               parseAmko,
 		"amko_status":        parseAmkoStatus,
 		"status":             parseStatus,
+		"events":             parseEvents,
 	}
 	for name, f := range policyProperties {
 		properties[name] = f

@@ -31,3 +31,14 @@ func parseStatus(p *parser, c *caddy.Controller) error {
 	}
 	return nil
 }
+
+// parseEvents reads `events`: record Kubernetes Events on the Ingresses and
+// Services gslb reads (ignored or rejected, members down and up). Off by
+// default: it needs create and patch on events in every member cluster.
+func parseEvents(p *parser, c *caddy.Controller) error {
+	if len(c.RemainingArgs()) != 0 {
+		return c.Errf("events takes no arguments")
+	}
+	p.cfg.events = true
+	return nil
+}

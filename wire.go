@@ -73,6 +73,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 
 		EndpointReadiness: cfg.health.endpointReadiness,
 		CustomGlobalFQDN:  cfg.customGlobalFQDN,
+		Events:            cfg.events,
 	}
 	switch cfg.health.mode {
 	case healthNone:
@@ -150,6 +151,9 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		tcfg.Zones = append(tcfg.Zones, zone)
 	}
 	g.builder = table.NewBuilder(tcfg, store, g.health)
+	if cfg.events {
+		g.builder.OnMemberHealth = g.memberEvent
+	}
 	g.builder.OnBuild = func(t *table.Table, records int) {
 		log.Debugf("Published answer table serial %d: %d records", t.Serial, records)
 		g.requestNotify()

@@ -37,7 +37,10 @@ type Builder struct {
 	// OnBuild, if set before Run, is called after each publish (for logs)
 	// with the number of records in use.
 	OnBuild func(t *Table, records int)
-	warned  string
+	// OnMemberHealth, if set before Run, is told of every record whose
+	// health verdict flipped, on the building goroutine: it must not block.
+	OnMemberHealth func(name string, r model.Record, up bool)
+	warned         string
 
 	mu         sync.Mutex
 	touched    map[string]struct{} // names whose health may have changed
@@ -110,6 +113,7 @@ func (b *Builder) wake() {
 
 // Run applies changes until stop is closed.
 func (b *Builder) Run(stop <-chan struct{}) {
+	b.st.onHealth = b.OnMemberHealth
 	for {
 		select {
 		case <-stop:

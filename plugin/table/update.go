@@ -33,6 +33,10 @@ type state struct {
 	services  []int            // per zone: names with records
 	members   []map[string]int // per zone: records by site
 	records   int              // all records, in a zone or not
+
+	// onHealth, when set, hears of every record of a name whose health
+	// verdict flipped (Builder.OnMemberHealth).
+	onHealth func(name string, r model.Record, up bool)
 }
 
 // input is what one name compiles from.
@@ -167,7 +171,28 @@ func (s *state) setInput(names *nameEdit, name string, old *input, recs []model.
 		s.inputs[name] = &input{recs: recs, up: up}
 		s.count(recs, zi, 1)
 	}
+	if s.onHealth != nil && old != nil && (old.up != nil || up != nil) {
+		s.healthFlips(name, old, recs, up)
+	}
 	s.refresh(names, name, wasData)
+}
+
+// healthFlips tells onHealth about the members of name (site and address)
+// whose verdict differs between old and the new inputs. A record that
+// changed otherwise (its source's own verdict, SourceDown) is the same
+// member; members that come or go are not flips.
+func (s *state) healthFlips(name string, old *input, recs []model.Record, up []bool) {
+	was := make(map[model.Member]bool, len(old.recs))
+	for i, r := range old.recs {
+		was[r.Member] = old.up == nil || old.up[i]
+	}
+	for i, r := range recs {
+		isUp := up == nil || up[i]
+		if prev, ok := was[r.Member]; ok && prev != isUp {
+			s.onHealth(name, r, isUp)
+			delete(was, r.Member) // once per member
+		}
+	}
 }
 
 // count adds sign times recs to the gauge counts.
