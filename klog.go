@@ -19,7 +19,8 @@ import (
 // Errors become warnings: what client-go reports as an error is a watch or
 // list that failed and is being retried (an API server outage); gslb's own
 // lines say what that means for the answers (the site keeps its last known
-// members), and that is where an error would belong.
+// members), and that is where an error would belong. Info lines that
+// client-go marks "Warning: " are warnings too.
 
 var klogOnce sync.Once
 
@@ -40,7 +41,16 @@ func (klogSink) Init(logr.RuntimeInfo) {}
 // the sink, so what reaches us is meant to be seen.
 func (klogSink) Enabled(int) bool { return true }
 
-func (s klogSink) Info(_ int, msg string, kv ...any) { log.Info(s.format(msg, nil, kv)) }
+// Info is klog's info and warning: client-go marks its warnings (a watch
+// that ended with an error) with a "Warning: " prefix, which becomes the
+// level.
+func (s klogSink) Info(_ int, msg string, kv ...any) {
+	if rest, ok := strings.CutPrefix(msg, "Warning: "); ok {
+		log.Warning(s.format(rest, nil, kv))
+		return
+	}
+	log.Info(s.format(msg, nil, kv))
+}
 
 func (s klogSink) Error(err error, msg string, kv ...any) { log.Warning(s.format(msg, err, kv)) }
 

@@ -24,6 +24,7 @@ func TestKlogThroughPluginLogger(t *testing.T) {
 		"reflector", "k8s.io/client-go/informers/factory.go:160", "type", "*v1.Ingress")
 	klog.Errorf("failed to list %s", "*v1.Service")
 	klog.InfoS("Caches populated", "type", "*v1.Ingress")
+	klog.Background().Info("Warning: watch ended with error", "type", "*v1.Service", "err", errors.New("very short watch"))
 	klog.Background().WithValues("site", "siteb", "odd").Info("with values")
 	klog.Flush()
 
@@ -32,6 +33,7 @@ func TestKlogThroughPluginLogger(t *testing.T) {
 		`[WARNING] plugin/gslb: Failed to watch: dial tcp 127.0.0.1:6443: connect: connection refused reflector="k8s.io/client-go/informers/factory.go:160" type="*v1.Ingress"`,
 		`[WARNING] plugin/gslb: failed to list *v1.Service`,
 		`[INFO] plugin/gslb: Caches populated type="*v1.Ingress"`,
+		`[WARNING] plugin/gslb: watch ended with error type="*v1.Service" err="very short watch"`,
 		`[INFO] plugin/gslb: with values site="siteb" odd="(MISSING)"`,
 	} {
 		if !strings.Contains(out, want) {
