@@ -187,6 +187,9 @@ func (v *statusView) inputs(r model.Record, keys []string) []status.HealthInput 
 		if st, ok := h.checker.State(t); ok {
 			in.Since, in.LatencyMS = st.Since, float64(st.LastLatency.Microseconds())/1000
 			switch {
+			case st.Probes == 0 && strings.HasPrefix(st.Reason, "not probed: "):
+				// Outside health_targets: the input does not apply.
+				in.Verdict, in.Detail = status.VerdictSkipped, t.String()+": "+st.Reason
 			case st.Probes == 0:
 				in.Detail = t.String() + ": " + orDefault(st.Reason, "not probed yet")
 			case st.Healthy:

@@ -49,6 +49,9 @@ const (
 	StateUp       = "up"       // every member healthy
 	StateDegraded = "degraded" // some member down, the name still answers healthy members
 	StateDown     = "down"     // no healthy member: the name answers its down response
+
+	VerdictUnknown = "unknown" // a health input not decided yet
+	VerdictSkipped = "skipped" // a health input that does not apply
 )
 
 // Zone is one served zone and its answer table.
@@ -110,7 +113,9 @@ type Member struct {
 // verdict.
 type HealthInput struct {
 	Input string `json:"input"`
-	// Verdict is "up", "down" or "unknown" (not decided yet: counts as up).
+	// Verdict is "up", "down", "unknown" (not decided yet: counts as up)
+	// or "skipped" (the input does not apply, e.g. an address outside
+	// health_targets is never probed: counts as up).
 	Verdict string    `json:"verdict"`
 	Detail  string    `json:"detail,omitempty"`
 	Since   time.Time `json:"since,omitzero"`
