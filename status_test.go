@@ -457,3 +457,47 @@ func newGSLBFrom(t *testing.T, corefile string) (*GSLB, error) {
 	}
 	return newGSLB(cfg)
 }
+
+// statusBenchGSLB serves 10 000 names of two members each.
+func statusBenchGSLB(b *testing.B) *GSLB {
+	var sb strings.Builder
+	sb.WriteString("gslb example.org {\n")
+	for i := range 10000 {
+		fmt.Fprintf(&sb, " member app%05d.example.org 10.0.%d.%d site sitea\n member app%05d.example.org 10.1.%d.%d site siteb\n", i, i/256, i%256, i, i/256, i%256)
+	}
+	sb.WriteString("}")
+	return newTestGSLB(b, sb.String())
+}
+
+// BenchmarkStatusJSON: a page of /status.json over 10 000 names, as the
+// page's refresh asks for it (the service list is built once per table).
+func BenchmarkStatusJSON(b *testing.B) {
+	for _, q := range []string{"", "?name=app0999&site=siteb", "?state=down"} {
+		b.Run("query="+q, func(b *testing.B) {
+			g := statusBenchGSLB(b)
+			g.status.Services() // the list of this table, made once
+			h := status.Handler(g.status)
+			req := httptest.NewRequest("GET", "/status.json"+q, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatal(rec.Code)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStatusFirstList: listing 10 000 names once after a new table.
+func BenchmarkStatusFirstList(b *testing.B) {
+	g := statusBenchGSLB(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		g.status.cache.Store(nil)
+		if n := len(g.status.Services()); n != 10000 {
+			b.Fatal(n)
+		}
+	}
+}

@@ -117,6 +117,10 @@ func (s *Set) Pick(seq uint32, c Client) ([]dns.RR, int) {
 	if len(s.rrs) == 0 {
 		return nil, -1
 	}
+	if s.s.Algorithm != model.Topology {
+		// The common case needs no route: the algorithm picks among all.
+		return s.pick(s.s.Algorithm, seq, c)
+	}
 	rt := s.route(c)
 	if rt.rot != nil {
 		return rt.rot.pick(seq), rt.scope

@@ -145,8 +145,8 @@ func exclusion(m *member, active int, n *node, hasAddr bool) string {
 
 // Explanation is the decision for one query, step by step.
 type Explanation struct {
-	// Answer is exactly what Lookup would return for the next query
-	// (without advancing the rotation).
+	// Answer is what Lookup gives this query; the rotation is wound
+	// back, so the next query gets it too.
 	Answer Answer
 	// Service is the name's service; zero Name when the name has none
 	// (apex, empty non-terminal, unknown name).
@@ -159,26 +159,30 @@ type Explanation struct {
 	// Public is set when the client is outside the private networks and
 	// gets members' public addresses.
 	Public bool
+
+	advanced bool // the lookup took a turn of the rotation
 }
 
 // Explain returns the decision for qname (lower case, inside zone z),
-// qtype and client c. It does not advance the name's rotation, so the
-// next real query gets Answer (unless another query comes first).
+// qtype and client c, through the lookup's own steps (node.answer). It
+// leaves the name's rotation where it was, so the next real query gets
+// Answer (unless another query comes first).
 func (t *Table) Explain(z *ZoneData, qname string, qtype uint16, c policy.Client) Explanation {
-	e := Explanation{Answer: t.lookup(z, qname, qtype, c, true)}
+	var e Explanation
 	n := t.names.get(qname)
 	if n == nil || t.zones[n.zone] != z {
+		e.Answer = t.Lookup(z, qname, qtype, c) // NXDOMAIN: no rotation
 		return e
+	}
+	rrs, scope, servfail := n.answer(z, qtype, c, &e)
+	e.Answer = n.result(z, qtype, rrs, scope, servfail)
+	if e.advanced {
+		// Wind the turn back. Atomic adds commute: a query in between
+		// still gets its own turn, at worst one turn is served twice.
+		n.next.Add(^uint32(0))
 	}
 	if n.in != nil {
 		e.Service = t.service(qname, n)
-	}
-	sel := n.choose(z, qtype, c)
-	if sel.picks && sel.set != nil {
-		e.Picked = true
-		e.Candidates = sel.set.All()
-		e.Route = sel.set.Explain(c)
-		e.Public = sel.public
 	}
 	return e
 }

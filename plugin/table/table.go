@@ -132,19 +132,18 @@ func (t *Table) Zone(qname string) *ZoneData {
 
 // Lookup answers qname (lower case, inside zone z) for qtype and client c.
 func (t *Table) Lookup(z *ZoneData, qname string, qtype uint16, c policy.Client) Answer {
-	return t.lookup(z, qname, qtype, c, false)
-}
-
-// lookup is Lookup; with peek set it gives the answer the next query will
-// get without advancing the name's rotation (for explanations).
-func (t *Table) lookup(z *ZoneData, qname string, qtype uint16, c policy.Client, peek bool) Answer {
 	n := t.names.get(qname)
 	if n == nil || t.zones[n.zone] != z {
 		// A name of a more specific zone is looked up there; here it does
 		// not exist.
 		return Answer{Zone: z, Result: NXDomain, Ns: z.soa, Scope: -1}
 	}
-	rrs, scope, servfail := n.answer(z, qtype, c, peek)
+	rrs, scope, servfail := n.answer(z, qtype, c, nil)
+	return n.result(z, qtype, rrs, scope, servfail)
+}
+
+// result classifies what answer returned.
+func (n *node) result(z *ZoneData, qtype uint16, rrs []dns.RR, scope int, servfail bool) Answer {
 	switch {
 	case servfail:
 		return Answer{Zone: z, Result: ServFail, Scope: -1, Down: true}
@@ -159,88 +158,60 @@ func (t *Table) lookup(z *ZoneData, qname string, qtype uint16, c policy.Client,
 }
 
 // answer returns the records for qtype; servfail reports the "none" down
-// response for address queries. With peek the rotation does not advance.
-func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client, peek bool) (rrs []dns.RR, scope int, servfail bool) {
-	sel := n.choose(z, qtype, c)
-	if !sel.picks {
-		return sel.rrs, sel.scope, sel.servfail
-	}
-	var seq uint32
-	if peek {
-		seq = n.next.Load() + 1
-	} else {
-		seq = n.next.Add(1)
-	}
-	if sel.set == nil {
-		return nil, max(-1, sel.minScope), false
-	}
-	rrs, scope = sel.set.Pick(seq, c)
-	return rrs, max(scope, sel.minScope), false
-}
-
-// selection is where a query's answer comes from: fixed records, or a pick
-// from a candidate set.
-type selection struct {
-	rrs      []dns.RR // the answer when picks is false
-	scope    int
-	servfail bool
-	// picks is set when the answer is a per-query pick from set (which
-	// may be nil: no member of the asked family); every such query
-	// advances the name's rotation.
-	picks bool
-	set   *policy.Set
-	// minScope is the ECS scope the answer holds for at most: the private
-	// networks' verdict when members have public addresses; -1 otherwise.
-	minScope int
-	// public is set when the client gets members' public addresses.
-	public bool
-}
-
-// choose is the decision of answer up to the pick, shared with Explain.
-func (n *node) choose(z *ZoneData, qtype uint16, c policy.Client) selection {
+// response for address queries. ex, when not nil, is told how the answer
+// was picked (Explain); ServeDNS passes nil and pays one comparison.
+func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client, ex *Explanation) (rrs []dns.RR, scope int, servfail bool) {
 	if n.apex {
 		switch qtype {
 		case dns.TypeSOA, dns.TypeANY:
-			return selection{rrs: z.soa, scope: -1}
+			return z.soa, -1, false
 		case dns.TypeNS:
-			return selection{rrs: z.ns, scope: -1}
+			return z.ns, -1, false
 		}
 	}
 	address := qtype == dns.TypeA || qtype == dns.TypeAAAA || qtype == dns.TypeANY || qtype == dns.TypeCNAME
 	if n.down && n.downKind != model.DownAllRecords {
 		switch n.downKind {
 		case model.DownNone:
-			return selection{scope: -1, servfail: address}
+			return nil, -1, address
 		case model.DownCNAME:
-			return selection{rrs: n.fixed.cname, scope: -1}
+			return n.fixed.cname, -1, false
 		case model.DownFallback:
 			switch qtype {
 			case dns.TypeA:
-				return selection{rrs: n.fixed.a, scope: -1}
+				return n.fixed.a, -1, false
 			case dns.TypeAAAA:
-				return selection{rrs: n.fixed.aaaa, scope: -1}
+				return n.fixed.aaaa, -1, false
 			case dns.TypeANY:
 				if len(n.fixed.a) > 0 {
-					return selection{rrs: n.fixed.a, scope: -1}
+					return n.fixed.a, -1, false
 				}
-				return selection{rrs: n.fixed.aaaa, scope: -1}
+				return n.fixed.aaaa, -1, false
 			}
 		}
-		return selection{scope: -1} // empty: NODATA
+		return nil, -1, false // empty: NODATA
+	}
+	seq := n.next.Add(1)
+	if ex != nil {
+		ex.advanced = true
 	}
 	if n.alias != nil {
 		// A CNAME owner has no other data: every type gets the alias and
 		// the resolver follows it (never resolved on our hot path).
-		return selection{picks: true, set: n.alias, minScope: -1}
+		if ex != nil {
+			ex.picked(n.alias, c)
+		}
+		return pick(n.alias, seq, c)
 	}
 	v4, v6 := n.v4, n.v6
-	sel := selection{picks: true, minScope: -1}
 	if n.pub4 != nil || n.pub6 != nil {
 		// The answer depends on whether the client is in a private
 		// network: members behind NAT answer their public address
 		// outside them.
 		if !c.Private {
-			sel.public = true
+			if ex != nil {
+				ex.Public = true
+			}
 			if n.pub4 != nil {
 				v4 = n.pub4
 			}
@@ -248,22 +219,50 @@ func (n *node) choose(z *ZoneData, qtype uint16, c policy.Client) selection {
 				v6 = n.pub6
 			}
 		}
-		sel.minScope = c.PrivateScope
+		set := addressSet(v4, v6, qtype)
+		if ex != nil && set != nil {
+			ex.picked(set, c)
+		}
+		rrs, scope, servfail = pick(set, seq, c)
+		return rrs, max(scope, c.PrivateScope), servfail
 	}
+	set := addressSet(v4, v6, qtype)
+	if ex != nil && set != nil {
+		ex.picked(set, c)
+	}
+	return pick(set, seq, c)
+}
+
+// addressSet is the address set that answers qtype.
+func addressSet(v4, v6 *policy.Set, qtype uint16) *policy.Set {
 	switch qtype {
 	case dns.TypeA:
-		sel.set = v4
+		return v4
 	case dns.TypeAAAA:
-		sel.set = v6
+		return v6
 	case dns.TypeANY:
 		// RFC 8482: answer ANY with one RRset, not everything we have.
 		if v4 != nil {
-			sel.set = v4
-		} else {
-			sel.set = v6
+			return v4
 		}
+		return v6
 	}
-	return sel
+	return nil
+}
+
+func pick(s *policy.Set, seq uint32, c policy.Client) ([]dns.RR, int, bool) {
+	if s == nil {
+		return nil, -1, false
+	}
+	rrs, scope := s.Pick(seq, c)
+	return rrs, scope, false
+}
+
+// picked notes the set a lookup picks from (the hook of node.answer).
+func (e *Explanation) picked(s *policy.Set, c policy.Client) {
+	e.Picked = true
+	e.Candidates = s.All()
+	e.Route = s.Explain(c)
 }
 
 // Names returns every owner name (with data, or empty non-terminals),
