@@ -84,8 +84,6 @@ type Service struct {
 	// Problems are things wrong with the name (policy conflicts, and
 	// whatever other producers add).
 	Problems []Problem `json:"problems,omitempty"`
-	// sites is the set of member sites, for the site filter.
-	sites []string
 }
 
 // Member is one address (or CNAME target) of a service at a site.

@@ -99,9 +99,7 @@ func (t *Table) service(name string, n *node) Service {
 		Answers: p.settings.Answers, TTL: p.ttl,
 		DownResponse: down, Down: n.down, Active: p.active,
 	}
-	for _, w := range p.warnings {
-		s.Warnings = append(s.Warnings, w)
-	}
+	s.Warnings = p.warnings
 	hasAddr := n.v4 != nil || n.v6 != nil
 	for _, m := range p.members {
 		v := Member{Member: m.rec.Member, Weight: m.weight, Priority: m.priority, Up: m.up}
