@@ -335,7 +335,7 @@ func (v *statusView) Explain(name string, qtype uint16, client netip.Prefix) (*s
 			out.Candidates = append(out.Candidates, rr.String())
 		}
 		out.Policy = e.Route.Algorithm.String()
-		if e.Route.Algorithm == model.Weighted || (e.Route.Via == 0 && e.Service.Algorithm == model.Weighted) {
+		if e.Route.Algorithm == model.Weighted {
 			out.Notes = append(out.Notes, "weighted: each query draws at random in proportion to the weights; this answer is one draw")
 		}
 		if e.Service.Algorithm == model.Topology {
