@@ -178,37 +178,34 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	}
 	client, ecs := clientOf(w, r)
 	client.Ctx = ctx
-	a := g.decide(t, z, qname, state.QType(), client)
-	if g.fallsThrough(a, qname) {
+	g.classify(&client)
+	a := t.Lookup(z, qname, state.QType(), client)
+	if g.fallsThrough(&a, qname) {
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 	}
 	z.Count(a.Result)
-	m := reply(r, a, ecs)
+	m := reply(r, &a, ecs)
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil
 }
 
-// decide is ServeDNS's answer for qname in zone z from client; /explain
-// follows the same steps (explain.go), without advancing the rotation.
-func (g *GSLB) decide(t *table.Table, z *table.ZoneData, qname string, qtype uint16, client policy.Client) table.Answer {
-	return t.Lookup(z, qname, qtype, g.classify(client))
-}
+// ServeDNS and /explain (status.go) take the same steps: clientOf,
+// classify, the table's lookup, fallsThrough, reply.
 
 // classify marks a client inside the private networks.
-func (g *GSLB) classify(client policy.Client) policy.Client {
+func (g *GSLB) classify(c *policy.Client) {
 	if len(g.private) > 0 {
-		client.Private, client.PrivateScope = classifyPrivate(client, g.private)
+		c.Private, c.PrivateScope = classifyPrivate(*c, g.private)
 	}
-	return client
 }
 
 // fallsThrough tells whether an answer goes to the next plugin instead.
-func (g *GSLB) fallsThrough(a table.Answer, qname string) bool {
+func (g *GSLB) fallsThrough(a *table.Answer, qname string) bool {
 	return a.Result == table.NXDomain && g.Fall.Through(qname)
 }
 
 // reply is the message ServeDNS writes for answer a to query r.
-func reply(r *dns.Msg, a table.Answer, ecs *dns.EDNS0_SUBNET) *dns.Msg {
+func reply(r *dns.Msg, a *table.Answer, ecs *dns.EDNS0_SUBNET) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(r)
 	m.Authoritative = true

@@ -303,8 +303,8 @@ func (v *statusView) Sources() []status.Source {
 }
 
 // Explain implements status.Provider: the decision ServeDNS makes for the
-// query, through the same steps (decide's classify, the table's lookup,
-// reply), without advancing the name's rotation.
+// query, through the same steps (clientOf, classify, the table's lookup,
+// fallsThrough, reply), leaving the name's rotation where it was.
 func (v *statusView) Explain(name string, qtype uint16, client netip.Prefix) (*status.Explanation, error) {
 	g := v.g
 	t := g.builder.Table()
@@ -317,9 +317,9 @@ func (v *statusView) Explain(name string, qtype uint16, client netip.Prefix) (*s
 	if ecs == nil {
 		return nil, errors.New("internal error: the query for explain carries no client subnet")
 	}
-	c = g.classify(c)
+	g.classify(&c)
 	e := t.Explain(z, name, qtype, c)
-	m := reply(r, e.Answer, ecs)
+	m := reply(r, &e.Answer, ecs)
 
 	out := &status.Explanation{
 		Query: status.Query{Name: name, Type: dns.TypeToString[qtype], Client: client.String()},
@@ -350,7 +350,7 @@ func (v *statusView) Explain(name string, qtype uint16, client netip.Prefix) (*s
 	if e.Answer.Down {
 		out.Notes = append(out.Notes, "no member is healthy: the name answers its down response")
 	}
-	if g.fallsThrough(e.Answer, name) {
+	if g.fallsThrough(&e.Answer, name) {
 		out.Notes = append(out.Notes, "the name does not exist here and fallthrough is on: the next plugin answers instead")
 	}
 	return out, nil
