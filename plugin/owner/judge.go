@@ -103,6 +103,7 @@ func (j *Judge) RecordsOf(name string) []model.Record {
 		return merge(pubs, nil)
 	}
 	var found []Conflict
+	var accepted []string // keys of claiming objects answered
 	ru, ruled := j.rules.lookup(name)
 	var owner string
 	var since time.Time
@@ -128,10 +129,11 @@ func (j *Judge) RecordsOf(name string) []model.Record {
 			found = append(found, Conflict{FQDN: name, Key: p.Key, Claim: *c, Reason: ClaimedFirst, Owner: owner, OwnerSince: since})
 			return true
 		}
+		accepted = append(accepted, p.Key)
 		return false
 	}
 	recs := merge(pubs, rejected)
-	j.report(name, found)
+	j.report(name, found, accepted)
 	return recs
 }
 
@@ -148,8 +150,9 @@ func merge(pubs []model.Publisher, rejected func(model.Publisher) bool) []model.
 }
 
 // report replaces name's conflicts with found: new ones are logged,
-// counted and told to onChange, ended ones told too.
-func (j *Judge) report(name string, found []Conflict) {
+// counted and told to OnChange, ended ones told too (and logged when the
+// object is answered now: it took the name over).
+func (j *Judge) report(name string, found []Conflict, accepted []string) {
 	slices.SortFunc(found, func(a, b Conflict) int { return cmp.Compare(a.Key, b.Key) })
 	j.mu.Lock()
 	if j.closed {
@@ -193,6 +196,9 @@ func (j *Judge) report(name string, found []Conflict) {
 		}
 	}
 	for _, c := range ended {
+		if slices.Contains(accepted, c.Key) {
+			log.Infof("Ownership: %s now publishes %s", c.Claim.Object(), c.FQDN)
+		}
 		if j.OnChange != nil {
 			j.OnChange(c, false)
 		}

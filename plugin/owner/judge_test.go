@@ -75,6 +75,7 @@ func TestFirstClaim(t *testing.T) {
 	orders := [][]object{{teamA, teamAinB, hijack}, {hijack, teamAinB, teamA}, {teamAinB, hijack, teamA}}
 	for i, order := range orders {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			logs := testutil.CaptureLog(t)
 			s := model.NewStore()
 			j := New(s, Rules{}, FirstClaim)
 			defer j.Close()
@@ -99,6 +100,9 @@ func TestFirstClaim(t *testing.T) {
 			}
 			if cs := j.Conflicts(); len(cs) != 0 {
 				t.Fatalf("conflicts %+v after the owner left, want none", cs)
+			}
+			if !strings.Contains(logs.String(), "ingress hijack/evil in site b now publishes "+payroll) {
+				t.Errorf("the takeover was not logged:\n%s", logs)
 			}
 		})
 	}
