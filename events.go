@@ -6,6 +6,7 @@ import (
 
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/owner"
 	"github.com/gslb/gslb/plugin/status"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -48,4 +49,12 @@ func (g *GSLB) RecordEvent(key, eventtype, reason, message string) bool {
 		}
 	}
 	return false
+}
+
+// ownershipEvent records a name ownership conflict on the object that may
+// not publish the name, when it starts.
+func (g *GSLB) ownershipEvent(c owner.Conflict, active bool) {
+	if active {
+		g.RecordEvent(c.Key, corev1.EventTypeWarning, kube.ReasonNameConflict, "gslb: "+c.Message())
+	}
 }

@@ -28,8 +28,8 @@ type statusView struct {
 	// today, e.g. the per-vantage verdicts of a quorum: a seam for other
 	// producers, each returning its entries for one record.
 	Inputs []func(r model.Record) []status.HealthInput
-	// Problems are more problems of a name (e.g. name ownership
-	// conflicts), a seam like Inputs.
+	// Problems are more problems of a name beyond policy conflicts and
+	// name ownership conflicts, a seam like Inputs.
 	Problems []func(name string) []status.Problem
 
 	cache atomic.Pointer[servicesCache]
@@ -111,20 +111,35 @@ func memberAddr(m model.Member) string {
 // objects that publish it, read now.
 func (v *statusView) Detail(svcs []status.Service) []status.Service {
 	t := v.g.builder.Table()
+	conflicts := v.conflicts()
 	out := make([]status.Service, len(svcs))
 	for i, sv := range svcs {
-		out[i] = v.detail(t, sv)
+		out[i] = v.detail(t, sv, conflicts)
 	}
 	return out
 }
 
-func (v *statusView) detail(t *table.Table, sv status.Service) status.Service {
+// conflicts are the name ownership conflicts by name: objects whose
+// namespace may not publish the name, so they are not answered.
+func (v *statusView) conflicts() map[string][]status.Problem {
+	out := map[string][]status.Problem{}
+	if v.g.owners == nil {
+		return out
+	}
+	for _, c := range v.g.owners.Conflicts() {
+		out[c.FQDN] = append(out[c.FQDN], status.Problem{Object: objectName(c.Key), Reason: "not answered: " + c.Message()})
+	}
+	return out
+}
+
+func (v *statusView) detail(t *table.Table, sv status.Service, conflicts map[string][]status.Problem) status.Service {
 	ts, ok := t.Service(sv.Name)
 	if !ok {
 		return sv // gone since the list was made: shown as it was
 	}
 	sv = serviceOf(ts) // the table in use now
 	sv.Members = slices.Clone(sv.Members)
+	sv.Problems = append(sv.Problems, conflicts[sv.Name]...)
 	for _, f := range v.Problems {
 		sv.Problems = append(sv.Problems, f(sv.Name)...)
 	}
@@ -274,6 +289,13 @@ func (v *statusView) Sources() []status.Source {
 			for _, p := range w.Problems() {
 				ss.Rejected = append(ss.Rejected, status.Problem{Object: objectName(p.Key), Reason: p.Reason})
 			}
+			if v.g.owners != nil {
+				for _, c := range v.g.owners.Conflicts() {
+					if c.Claim.Site == w.Site() {
+						ss.Rejected = append(ss.Rejected, status.Problem{Object: objectName(c.Key), Reason: "not answered: " + c.Message()})
+					}
+				}
+			}
 			out = append(out, ss)
 		case aviSource:
 			ss := status.Source{Kind: "avi", Name: src.URL(), Synced: src.HasSynced()}
@@ -327,7 +349,7 @@ func (v *statusView) Explain(name string, qtype uint16, client netip.Prefix) (*s
 		Reply: replyOf(m),
 	}
 	if e.Service.Name != "" {
-		sv := v.detail(t, serviceOf(e.Service))
+		sv := v.detail(t, serviceOf(e.Service), v.conflicts())
 		out.Service = &sv
 	}
 	if e.Picked {

@@ -26,6 +26,9 @@ const (
 	ReasonHostsOutsideZones  = "GSLBHostsOutsideZones"
 	ReasonInvalidAnnotations = "GSLBInvalidAnnotations"
 	ReasonNotSelected        = "GSLBNotSelected"
+	// ReasonNameConflict: the object's namespace may not publish the name
+	// (name ownership); recorded by the plugin through Event.
+	ReasonNameConflict = "GSLBNameConflict"
 )
 
 // eventComponent is the source of our events.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gslb/gslb/plugin/status"
 	"github.com/gslb/gslb/test/lab"
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
@@ -74,7 +75,8 @@ func TestEventsOnUserObjects(t *testing.T) {
 	}
 	acceptAll(lnB)
 
-	s := startServer(t, gslbBlock("events",
+	statusAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	s := startServer(t, gslbBlock("events", "status "+statusAddr,
 		fmt.Sprintf("health_check tcp %d", port),
 		"health_interval 200ms", "health_timeout 1s", "health_fall 2", "health_rise 2",
 	))
@@ -119,6 +121,19 @@ func TestEventsOnUserObjects(t *testing.T) {
 	s.eventually(host, dns.TypeA, updateBound, vipA, vipB)
 	if up := waitEvent(t, 1, ns, "web", "GSLBMemberUp"); up.Type != corev1.EventTypeNormal {
 		t.Errorf("MemberUp event: %+v", up)
+	}
+	// Name ownership: another namespace publishing the same name later is
+	// not answered; its Ingress says why, and so does the status page.
+	rival := namespace(t, "events-rival")
+	time.Sleep(creationGap) // a later creationTimestamp than web's
+	ingress(t, 0, rival, "web", lab.GSLBLabels(), []string{host}, []string{"172.26.17.98"}, nil)
+	if ev := waitEvent(t, 0, rival, "web", "GSLBNameConflict"); !strings.Contains(ev.Message, host) || !strings.Contains(ev.Message, ns) {
+		t.Errorf("name conflict event %q: want it to name %s and the owning namespace %s", ev.Message, host, ns)
+	}
+	var p status.Page
+	getJSON(t, "http://"+statusAddr+"/status.json?name="+ns, &p)
+	if len(p.Services) != 1 || len(p.Services[0].Problems) != 1 || !strings.Contains(p.Services[0].Problems[0].Object, rival+"/web") {
+		t.Errorf("status of %s: %+v, want the rival's conflict among its problems", host, p.Services)
 	}
 	// Site A's member never flipped: no event on its Ingress.
 	evs, err := site(0).CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=web"})
