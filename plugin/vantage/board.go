@@ -121,6 +121,9 @@ func (b *Board) Heartbeat(object, vantage, holder string, epoch, renew time.Time
 	if p == nil {
 		return
 	}
+	if holder == "" && renew.IsZero() {
+		return // created empty by the manifest (deploy/rbac-vantage.yaml), not written yet
+	}
 	if holder != vantage || epoch.IsZero() || renew.IsZero() {
 		b.complain(object, "malformed", "ignored: a vantage heartbeat needs holderIdentity \""+vantage+"\", acquireTime and renewTime")
 		return
@@ -155,6 +158,10 @@ func (b *Board) Sheet(object, vantage, data string) {
 	defer b.mu.Unlock()
 	p := b.peer(object, vantage)
 	if p == nil || data == p.sheetRaw {
+		return
+	}
+	if data == "" { // created empty by the manifest, not written yet
+		b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch = nil, "", time.Time{} })
 		return
 	}
 	s, err := Decode(data)

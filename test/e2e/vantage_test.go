@@ -15,6 +15,14 @@ import (
 
 	"github.com/gslb/gslb/test/lab"
 	"github.com/miekg/dns"
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // partitionUID runs the server that a firewall rule cuts off from one site:
@@ -297,5 +305,80 @@ func TestVantageFallback(t *testing.T) {
 	a.eventually(v.host, dns.TypeA, failoverBound, v.ips[0], v.ips[1])
 	if !strings.Contains(a.Log(), "no other vantage is fresh") {
 		t.Errorf("server A did not log its fallback:\n%s", a.Log())
+	}
+}
+
+// TestVantageLeastPrivilege runs two vantages as the gslb ServiceAccount
+// with exactly deploy/rbac.yaml and deploy/rbac-vantage.yaml (part 2 for
+// each vantage in its own cluster): they publish and read each other, and
+// may neither create objects nor write another vantage's.
+func TestVantageLeastPrivilege(t *testing.T) {
+	ctx := context.Background()
+	root, err := lab.FindRepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := os.ReadFile(filepath.Join(root, "deploy", "rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vantageRBAC, err := os.ReadFile(filepath.Join(root, "deploy", "rbac-vantage.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fresh vantage names: the shared lab outlives this test.
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1e6, 36)
+	names := []string{"va" + suffix, "vb" + suffix}
+	kc := clientcmdapi.NewConfig()
+	var limited []kubernetes.Interface
+	for i, c := range theLab.Clusters {
+		applyManifest(t, c.Clientset(), base)
+		applyManifest(t, c.Clientset(), []byte(strings.ReplaceAll(string(vantageRBAC), "sitea", names[i])))
+		tok, err := c.Clientset().CoreV1().ServiceAccounts("gslb-system").CreateToken(ctx, "gslb",
+			&authv1.TokenRequest{}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kc.Clusters[c.Name] = &clientcmdapi.Cluster{Server: c.APIServerURL, CertificateAuthorityData: c.CAData()}
+		kc.AuthInfos["gslb@"+c.Name] = &clientcmdapi.AuthInfo{Token: tok.Status.Token}
+		kc.Contexts[c.Context] = &clientcmdapi.Context{Cluster: c.Name, AuthInfo: "gslb@" + c.Name}
+		cs, err := kubernetes.NewForConfig(&rest.Config{Host: c.APIServerURL, BearerToken: tok.Status.Token,
+			TLSClientConfig: rest.TLSClientConfig{CAData: c.CAData()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		limited = append(limited, cs)
+	}
+	kubeconfig := filepath.Join(t.TempDir(), "gslb-members")
+	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	var servers []*server
+	for i, c := range theLab.Clusters {
+		body := strings.Replace(gslbBlock(
+			"vantage "+names[i]+" {\n            context "+c.Context+"\n            peers "+strings.Join(names, " ")+"\n        }"),
+			"kubeconfig "+theLab.Kubeconfig, "kubeconfig "+kubeconfig, 1)
+		servers = append(servers, startServer(t, body))
+	}
+	for i, s := range servers {
+		s.waitMetric("coredns_gslb_vantage_fresh", `vantage="`+names[1-i]+`"`, 60*time.Second, equal(1))
+		if strings.Contains(strings.ToLower(s.Log()), "forbidden") {
+			t.Errorf("server %d: a request was forbidden: deploy/rbac-vantage.yaml misses a permission:\n%s", i, s.Log())
+		}
+	}
+	// Site A's token may not touch anything but vantage A's objects.
+	cs := limited[0]
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "gslb-vantage-" + names[1], Namespace: "gslb-system"}}
+	if _, err := cs.CoreV1().ConfigMaps("gslb-system").Create(ctx, cm, metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("creating a ConfigMap: err %v, want Forbidden", err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps("gslb-system").Update(ctx, cm, metav1.UpdateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("updating another vantage's ConfigMap: err %v, want Forbidden", err)
+	}
+	if _, err := cs.CoordinationV1().Leases("gslb-system").Get(ctx, "gslb-vantage-"+names[1], metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("getting another vantage's Lease: err %v, want Forbidden", err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("listing ConfigMaps outside gslb-system: err %v, want Forbidden", err)
 	}
 }
