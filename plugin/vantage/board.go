@@ -205,9 +205,12 @@ func (b *Board) Forget(vantage string, lease bool) {
 	b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch = nil, "", time.Time{} })
 }
 
-// counts tells whether p's verdicts are in the quorum now. Called with
-// b.mu held.
-func (b *Board) counts(p *peer) bool { return p.fresh && p.sheetEpoch.Equal(p.epoch) }
+// counts tells whether p's verdicts are in the quorum now: fresh, and of
+// the run its heartbeat speaks for (both carry the run's start, to the
+// microsecond as a Lease's MicroTime keeps it). Called with b.mu held.
+func (b *Board) counts(p *peer) bool {
+	return p.fresh && !p.epoch.IsZero() && p.sheetEpoch.UnixMicro() == p.epoch.UnixMicro()
+}
 
 // markDiff records the targets whose vote differs. Called with b.mu held.
 func (b *Board) markDiff(old, cur map[uint64]bool) {
