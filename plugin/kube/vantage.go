@@ -191,6 +191,13 @@ func (p *Publisher) Run(stop <-chan struct{}) {
 	tick := time.NewTicker(p.coalesce)
 	defer tick.Stop()
 	last := time.Now()
+	var pending <-chan time.Time // a write coalesced to the end of the period
+	write := func() {
+		if p.writeSheet(ctx) {
+			last = time.Now()
+		}
+		pending = nil
+	}
 	for {
 		select {
 		case <-stop:
@@ -198,27 +205,30 @@ func (p *Publisher) Run(stop <-chan struct{}) {
 		case <-beat.C:
 			p.renew(ctx)
 		case <-p.kick:
-			// Within the coalescing period the next tick writes it.
-			if time.Since(last) >= p.coalesce {
-				p.writeSheet(ctx)
-				last = time.Now()
+			if wait := p.coalesce - time.Since(last); wait <= 0 {
+				write()
+			} else if pending == nil {
+				pending = time.After(wait)
 			}
+		case <-pending:
+			write()
 		case <-tick.C:
 			// Also catches verdicts that changed without a flip (a
 			// first probe confirming a target up, a target removed);
 			// an unchanged sheet is not written.
-			if time.Since(last) >= p.coalesce {
-				p.writeSheet(ctx)
-				last = time.Now()
+			if pending == nil && time.Since(last) >= p.coalesce {
+				write()
 			}
 		}
 	}
 }
 
-func (p *Publisher) writeSheet(ctx context.Context) {
+// writeSheet writes the verdicts if they changed, and tells whether it
+// wrote (or tried to).
+func (p *Publisher) writeSheet(ctx context.Context) bool {
 	data, dropped := vantage.Encode(vantage.Sheet{Vantage: p.vantage, Epoch: p.epoch.Time, Verdicts: p.verdicts()})
 	if data == p.written {
-		return
+		return false
 	}
 	if dropped > 0 {
 		p.report("size", fmt.Errorf("%d up verdicts do not fit in %d bytes and are left out (no opinion on those targets)", dropped, vantage.MaxBytes))
@@ -232,7 +242,7 @@ func (p *Publisher) writeSheet(ctx context.Context) {
 			}, metav1.CreateOptions{})
 			if err == nil {
 				p.wrote("verdicts", data)
-				return
+				return true
 			}
 		}
 	}
@@ -248,9 +258,10 @@ func (p *Publisher) writeSheet(ctx context.Context) {
 			vantage.WritesTotal.WithLabelValues("verdicts", "error").Inc()
 			p.report("verdicts", err)
 		}
-		return
+		return true
 	}
 	p.wrote("verdicts", data)
+	return true
 }
 
 func (p *Publisher) wrote(object, data string) {
