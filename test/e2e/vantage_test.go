@@ -219,8 +219,7 @@ func (s *server) waitMetric(name, labels string, limit time.Duration, ok func(fl
 	}
 }
 
-func atLeast(n float64) func(float64) bool { return func(v float64) bool { return v >= n } }
-func equal(n float64) func(float64) bool   { return func(v float64) bool { return v == n } }
+func equal(n float64) func(float64) bool { return func(v float64) bool { return v == n } }
 
 // TestVantageQuorum runs three gslb servers, one per site, sharing their
 // verdicts through their clusters' API servers (health_quorum majority):
