@@ -129,8 +129,8 @@ func (b *Board) Heartbeat(object, vantage, holder string, epoch, renew time.Time
 		return
 	}
 	delete(b.logged, object)
-	if renew.Before(p.renew) {
-		return // an older copy
+	if epoch.Equal(p.epoch) && renew.Before(p.renew) {
+		return // an older copy of the same run (a new run is taken whatever its clock says)
 	}
 	b.change(p, func() { p.epoch, p.renew = epoch, renew })
 }

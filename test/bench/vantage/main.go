@@ -10,7 +10,7 @@
 //     all three do (agreement). Prints p50/p99 of both and their ratio.
 //  2. Write rate: a vantage's publisher (plugin/kube.Publisher, in process)
 //     writes into a lab API server for -members synthetic targets while a
-//     fraction of them flips, at two churn rates; prints the API writes per
+//     fraction of them flips, at three churn rates; prints the API writes per
 //     second (Lease and verdicts), the verdict object's size and the bytes
 //     written per second.
 //
@@ -245,9 +245,9 @@ func agreement(ctx context.Context, l *lab.Lab, coredns string, trials int) erro
 	return nil
 }
 
-// writeRate runs a publisher for members synthetic targets at two churn
-// rates: quiet (0.1 % of the targets flip per second) and a storm (10 %
-// flip every 100 ms), each for d.
+// writeRate runs a publisher for members synthetic targets at three churn
+// rates: steady (nothing flips), quiet (0.1 % of the targets flip per
+// second) and a storm (10 % flip every 100 ms), each for d.
 func writeRate(ctx context.Context, l *lab.Lab, members int, d time.Duration) error {
 	c := l.Clusters[0]
 	if err := lab.EnsureNamespace(ctx, c.Clientset(), objects); err != nil {
@@ -258,14 +258,14 @@ func writeRate(ctx context.Context, l *lab.Lab, members int, d time.Duration) er
 		name  string
 		every time.Duration
 		frac  float64
-	}{{"quiet (0.1% flip per second)", time.Second, 0.001}, {"storm (10% flip every 100 ms)", 100 * time.Millisecond, 0.1}} {
+	}{{"steady (no flip)", time.Second, 0}, {"quiet (0.1% flip per second)", time.Second, 0.001}, {"storm (10% flip every 100 ms)", 100 * time.Millisecond, 0.1}} {
 		var mu sync.Mutex
 		now := time.Now()
 		vs := make([]vantage.Verdict, members)
 		for i := range vs {
 			vs[i] = vantage.Verdict{ID: vantage.TargetID(fmt.Sprint("bench-target-", i)), Since: now}
 		}
-		name := "bench-" + strconv.Itoa(int(churn.frac*1000))
+		name := "bench-" + strconv.Itoa(int(churn.frac*1000)) + "-" + strconv.Itoa(int(churn.every/time.Millisecond))
 		pub, err := kube.NewPublisher(kube.PublisherConfig{
 			Cluster: kube.Cluster{Site: c.Site, Context: c.Context, Config: c.RESTConfig()}, Namespace: objects, Vantage: name,
 			Heartbeat: 2 * time.Second,
