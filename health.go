@@ -16,6 +16,9 @@ import (
 //     is down, whatever else says;
 //   - a probed member is up while its probe passes, whatever its cluster's
 //     API server does (never fail over because one DNS server lost a watch);
+//     with a vantage block, while the quorum of the fresh vantages (this
+//     server's probe one vote among them) does not see it down, so that a
+//     partition seen by one DNS server is not a failover (plugin/vantage);
 //   - an unprobed member is up unless its cluster's API server has been
 //     unreachable for longer than the grace period.
 //
