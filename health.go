@@ -392,3 +392,16 @@ func (h *memberHealth) share(v *vantageConfig, board *vantage.Board) error {
 	h.byID = map[uint64]health.Target{}
 	return nil
 }
+
+// vantageViews is the seam for a status page: a probed member's own
+// verdict (true: down), each counting peer's, and the quorum's decision; ok
+// is false without a vantage block or for an unprobed member.
+func (h *memberHealth) vantageViews(r model.Record) (ownDown bool, peers map[string]bool, down, ok bool) {
+	t, probed := target(r)
+	if h.board == nil || !probed {
+		return false, nil, false, false
+	}
+	id := targetID(t)
+	ownDown = !h.checker.Healthy(t)
+	return ownDown, h.board.Views(id), h.board.Down(id, ownDown), true
+}

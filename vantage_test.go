@@ -80,6 +80,12 @@ func TestSharedVerdicts(t *testing.T) {
 	if h.Up(rec) {
 		t.Error("a and b see it down: 2 of 3 must take it down")
 	}
+	if own, peers, down, ok := h.vantageViews(rec); !ok || !own || !down || len(peers) != 2 || !peers["b"] || peers["c"] {
+		t.Errorf("views: own down %v, peers %v, decision down %v, ok %v", own, peers, down, ok)
+	}
+	if _, _, _, ok := h.vantageViews(other); ok {
+		t.Error("an unprobed member has no vantage views")
+	}
 	if names := h.probedNames(); !slices.Equal(names, []string{"app.example.org."}) {
 		t.Errorf("probed names %v", names)
 	}
