@@ -70,8 +70,8 @@ test-deploy: image
 demo: build lab
 	bash test/demo/demo.sh
 
-## bench: ServeDNS micro-benchmarks and dnsperf QPS against file and whoami
-bench: build
+## bench: ServeDNS micro-benchmarks, dnsperf QPS against file and whoami, failover, vantage agreement and write rate (lab)
+bench: build lab
 	bash test/bench/bench.sh
 
 ## bench-scale: the lab at scale (three clusters, SCALE_SIZES names each): sync, RSS, propagation, CPU per change, dnsperf under churn

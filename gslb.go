@@ -79,6 +79,13 @@ func (g *GSLB) start() error {
 		defer g.wg.Done()
 		g.health.run(g.stopCh, g.builder.Touch)
 	}()
+	if g.health.publisher != nil {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.health.publisher.Run(g.stopCh)
+		}()
+	}
 	if g.xfer != nil {
 		// Like the file plugin, tell the secondaries at startup: a
 		// restart brings a new serial.

@@ -10,6 +10,7 @@ import (
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/owner"
 	"github.com/gslb/gslb/plugin/table"
+	"github.com/gslb/gslb/plugin/vantage"
 )
 
 // source is what fills the store between OnStartup and OnShutdown: a member
@@ -82,6 +83,11 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	case healthForced:
 		opts.DefaultCheck = &cfg.health.check
 	}
+	var board *vantage.Board // nil without a vantage block
+	if v := cfg.vantage; v != nil {
+		board = vantage.NewBoard(vantage.Config{Self: v.name, Peers: v.peers, Quorum: v.quorum, StaleAfter: v.staleAfter()})
+		opts.Vantages = &kube.Vantages{Namespace: v.namespace, Sink: board}
+	}
 	var amkoSrc *amko.Source // nil without an amko line
 	if cfg.amko != nil {
 		src, err := newAmko(cfg, opts.InZone, store)
@@ -130,6 +136,12 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	}
 
 	g.health = newMemberHealth(cfg.health.probe, cfg.health.apiGrace, watchers)
+	if v := cfg.vantage; v != nil {
+		if err := g.health.share(v, board); err != nil {
+			return nil, err
+		}
+		log.Infof("Sharing health verdicts as %s", v)
+	}
 	p := &cfg.policy
 	if p.topology.HasGeo() {
 		p.topology.Geo = geoOf

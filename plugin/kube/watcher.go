@@ -61,6 +61,9 @@ type Options struct {
 	// HostRules give them (spec.virtualhost.gslb.fqdn), as AMKO's
 	// useCustomGlobalFqdn; hosts without one are not published.
 	CustomGlobalFQDN bool
+	// Vantages, when set, also reads the vantages' heartbeats and
+	// verdicts (plugin/vantage) from this cluster.
+	Vantages *Vantages
 }
 
 // probeInterval is how often an API server's /readyz is asked, to tell
@@ -179,6 +182,9 @@ func newWatcher(c Cluster, opts Options, store *model.Store, client kubernetes.I
 			w.watchEndpoints(ef.Discovery().V1().EndpointSlices().Informer())
 			w.factories = append(w.factories, ef)
 		}
+	}
+	if opts.Vantages != nil {
+		w.watchVantages(client, *opts.Vantages)
 	}
 	return w
 }

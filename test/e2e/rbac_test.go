@@ -14,6 +14,7 @@ import (
 	"github.com/gslb/gslb/test/lab"
 	"github.com/miekg/dns"
 	authv1 "k8s.io/api/authentication/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -162,6 +163,10 @@ func create(ctx context.Context, cs kubernetes.Interface, obj runtime.Object) er
 		_, err = cs.RbacV1().Roles(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
 	case *rbacv1.RoleBinding:
 		_, err = cs.RbacV1().RoleBindings(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+	case *coordinationv1.Lease: // deploy/rbac-vantage.yaml
+		_, err = cs.CoordinationV1().Leases(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
+	case *corev1.ConfigMap:
+		_, err = cs.CoreV1().ConfigMaps(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
 	default:
 		return errors.New("unexpected kind in the manifest")
 	}
