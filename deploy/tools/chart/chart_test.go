@@ -104,6 +104,7 @@ func TestSchemaRejects(t *testing.T) {
 		{"gslb: {avi: {enabled: true, controller: \"http://avi\"}}", `/gslb/avi/controller`},
 		{"gslb: {health: {interval: fast}}", `/gslb/health/interval`},
 		{"gslb: {ownership: strict}", `/gslb/ownership`},
+		{"gslb: {status: {address: 'localhost:8282'}}", `/gslb/status/address`},
 		{"gslb: {owners: {payroll.gslb.sddc.lab: [Payroll]}}", `/gslb/owners/payroll.gslb.sddc.lab/0`},
 		{"image: {digest: latest}", `/image/digest`},
 		{"ports: {dns: 70000}", `/ports/dns`},
@@ -293,6 +294,24 @@ func TestOwnershipValues(t *testing.T) {
 	for _, want := range []string{"ownership first_claim", "owner *.payroll.gslb.sddc.lab sitea/payroll payroll-prod"} {
 		if !slices.Contains(lines, want) {
 			t.Errorf("the gslb stanza has no %q line:\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// Status and events values become status and events lines; both are off
+// by default (the default stanza equals Corefile.example's, tested above).
+func TestStatusEventsValues(t *testing.T) {
+	cm := chart.Find(render(t, `gslb: {status: {enabled: true}, events: true}`), "ConfigMap", "gslb")
+	lines := gslbStanza(must(unstructured.NestedString(cm.Object, "data", "Corefile")))
+	for _, want := range []string{"status 127.0.0.1:8282", "events"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("the gslb stanza has no %q line:\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+	cm = chart.Find(render(t, ``), "ConfigMap", "gslb")
+	for _, l := range gslbStanza(must(unstructured.NestedString(cm.Object, "data", "Corefile"))) {
+		if strings.HasPrefix(l, "status") || l == "events" {
+			t.Errorf("default values render %q", l)
 		}
 	}
 }

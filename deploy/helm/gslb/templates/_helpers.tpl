@@ -110,6 +110,12 @@ gslb-config-secret) or the chart's. */}}
 {{- range $name, $owners := $g.owners }}
         owner {{ $name }} {{ join " " $owners }}
 {{- end }}
+{{- if $g.status.enabled }}
+        status {{ $g.status.address }}
+{{- end }}
+{{- if $g.events }}
+        events
+{{- end }}
 {{- if $g.customGlobalFqdn }}
         custom_global_fqdn
 {{- end }}
