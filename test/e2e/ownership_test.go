@@ -31,16 +31,10 @@ func (s *server) neverAnswers(name, addr string, d time.Duration) {
 	}
 }
 
-// waitMetric waits until a sample of the server's metrics equals want.
-func (s *server) waitMetric(name, labels string, want float64) {
+// waitMetricIs waits until a sample of the server's metrics equals want.
+func (s *server) waitMetricIs(name, labels string, want float64) {
 	s.t.Helper()
-	deadline := time.Now().Add(updateBound)
-	for got := s.metric(name, labels); got != want; got = s.metric(name, labels) {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%s{%s} = %v, want %v within %s:\n%s", name, labels, got, want, updateBound, s.Log())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	s.waitMetric(name, labels, updateBound, equal(want))
 }
 
 func deleteIngress(t *testing.T, i int, ns, name string) {
@@ -66,7 +60,7 @@ func TestOwnershipFirstClaim(t *testing.T) {
 
 	time.Sleep(creationGap)
 	ingress(t, 1, teamB, "payroll", lab.GSLBLabels(), []string{host}, []string{vipB}, nil)
-	s.waitMetric("coredns_gslb_ownership_conflicts", `site="siteb"`, 1)
+	s.waitMetricIs("coredns_gslb_ownership_conflicts", `site="siteb"`, 1)
 	s.neverAnswers(host, vipB, 2*time.Second)
 	if got := s.metric("coredns_gslb_ownership_conflicts_total", `reason="claimed",site="siteb"`); got != 1 {
 		t.Errorf("coredns_gslb_ownership_conflicts_total{site=siteb,reason=claimed} = %v, want 1", got)
@@ -75,7 +69,7 @@ func TestOwnershipFirstClaim(t *testing.T) {
 	// A second server started now decides the same from the objects alone.
 	s2 := startServer(t, gslbBlock())
 	s2.eventually(host, dns.TypeA, updateBound, vipA)
-	s2.waitMetric("coredns_gslb_ownership_conflicts", `site="siteb"`, 1)
+	s2.waitMetricIs("coredns_gslb_ownership_conflicts", `site="siteb"`, 1)
 
 	// Team A's VIP moves: the name is recomputed, the conflict is no news.
 	if err := lab.SetIngressStatus(context.Background(), site(0), teamA, "payroll", []string{"172.26.17.41"}, nil); err != nil {
@@ -91,7 +85,7 @@ func TestOwnershipFirstClaim(t *testing.T) {
 	deleteIngress(t, 0, teamA, "payroll")
 	for _, srv := range []*server{s, s2} {
 		srv.eventually(host, dns.TypeA, updateBound, vipB)
-		srv.waitMetric("coredns_gslb_ownership_conflicts", `site="siteb"`, 0)
+		srv.waitMetricIs("coredns_gslb_ownership_conflicts", `site="siteb"`, 0)
 	}
 }
 
@@ -110,7 +104,7 @@ func TestOwnershipRules(t *testing.T) {
 
 	s := startServer(t, gslbBlock("owner *."+teamA+".gslb.sddc.lab "+teamA, "owner "+host+" sitea/"+teamA))
 	s.eventually(host, dns.TypeA, updateBound, vipA)
-	s.waitMetric("coredns_gslb_ownership_conflicts_total", `reason="rule",site="siteb"`, 1)
+	s.waitMetricIs("coredns_gslb_ownership_conflicts_total", `reason="rule",site="siteb"`, 1)
 	if !strings.Contains(s.Log(), "the owner rule "+host+". sitea/"+teamA+" does not list its namespace") {
 		t.Errorf("the log does not explain the rule conflict:\n%s", s.Log())
 	}

@@ -213,7 +213,7 @@ func (s *server) waitMetric(name, labels string, limit time.Duration, ok func(fl
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%s{%s} = %v after %s", name, labels, v, limit)
+			s.t.Fatalf("%s{%s} = %v after %s:\n%s", name, labels, v, limit, s.Log())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
