@@ -164,7 +164,11 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 		}
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 	}
-	client, ecs := clientOf(w, r)
+	client, ecs, ok := clientOf(w, r)
+	if !ok {
+		formErr(w, r)
+		return dns.RcodeSuccess, nil
+	}
 	client.Ctx = ctx
 	if len(g.private) > 0 {
 		client.Private, client.PrivateScope = classifyPrivate(client, g.private)
@@ -190,4 +194,20 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	}
 	w.WriteMsg(m)
 	return dns.RcodeSuccess, nil
+}
+
+// formErr answers FORMERR to a query whose EDNS Client Subnet option is
+// malformed (RFC 7871 section 6). The reply carries an OPT record without
+// options, as RFC 6891 6.1.1 asks of a reply to a query with one: the
+// client learns its EDNS was understood and the option was not.
+func formErr(w dns.ResponseWriter, r *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeFormatError)
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	opt.SetUDPSize(dns.MinMsgSize)
+	if ro := r.IsEdns0(); ro != nil {
+		opt.SetUDPSize(max(ro.UDPSize(), dns.MinMsgSize))
+	}
+	m.Extra = []dns.RR{opt}
+	w.WriteMsg(m)
 }
