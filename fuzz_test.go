@@ -97,8 +97,8 @@ func wireSeeds() [][]byte {
 		q("app.example.org.", dns.TypeAAAA, withECS(2, 56, "2001:db8:26::")),
 		q("app.example.org.", dns.TypeA, withECS(2, 128, "::ffff:10.0.0.1")),
 		q("app.example.org.", dns.TypeA, withECS(0, 0, "0.0.0.0")),
-		rawECSQuery(1, 24, 0, 10, 26, 7, 5),   // bits past the prefix
-		rawECSQuery(1, 33, 0, 10, 26, 7, 5),   // prefix too long
+		rawECSQuery(1, 24, 0, 10, 26, 7, 5),    // bits past the prefix
+		rawECSQuery(1, 33, 0, 10, 26, 7, 5),    // prefix too long
 		rawECSQuery(2, 48, 9, 0x20, 0x01, 0xd), // too few octets, scope set
 		q("app.example.org.", dns.TypeA, func(m *dns.Msg) { m.SetEdns0(1232, false); m.IsEdns0().SetVersion(1) }),
 		q("app.example.org.", dns.TypeA, func(m *dns.Msg) {
