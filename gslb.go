@@ -51,6 +51,7 @@ type GSLB struct {
 // start runs the watchers and the table builder; called from OnStartup.
 func (g *GSLB) start() error {
 	g.builder.ClaimMetrics()
+	g.takeOver()
 	g.wg.Add(4)
 	go func() {
 		defer g.wg.Done()
@@ -125,6 +126,7 @@ func (g *GSLB) synced() bool {
 // stop ends everything start began; a reload must not leak watches.
 func (g *GSLB) stop() error {
 	g.stopOnce.Do(func() {
+		g.handBack()
 		close(g.stopCh)
 		for _, s := range g.sources {
 			s.Stop()

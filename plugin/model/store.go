@@ -1,6 +1,7 @@
 package model
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,9 @@ type Store struct {
 	// dirty holds the names whose records changed since TakeChanged.
 	dirty   map[string]struct{}
 	changed chan struct{}
+	// carried are the keys whose records an earlier instance published
+	// (Carry) and no source has set since.
+	carried map[string]struct{}
 }
 
 // NewStore returns an empty store.
@@ -39,6 +43,7 @@ func NewStore() *Store {
 func (s *Store) Set(key string, recs []Record) {
 	recs = normalize(recs)
 	s.mu.Lock()
+	delete(s.carried, key)
 	old, had := s.objects[key]
 	switch {
 	case len(recs) == 0 && !had:
@@ -114,6 +119,7 @@ func (s *Store) DeletePrefix(prefix string) {
 	for k, old := range s.objects {
 		if strings.HasPrefix(k, prefix) {
 			delete(s.objects, k)
+			delete(s.carried, k)
 			s.reindex(k, old, nil)
 			n++
 		}
@@ -122,6 +128,61 @@ func (s *Store) DeletePrefix(prefix string) {
 	if n > 0 {
 		s.notify()
 	}
+}
+
+// Objects returns every object's records by key (shared, read-only).
+func (s *Store) Objects() map[string][]Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.objects)
+}
+
+// Carry publishes objects that an earlier instance of the plugin had, so
+// that a Corefile reload answers what was known while the new sources
+// list again (or while their API servers are away). Each stays until a
+// source sets its key, or DropCarried removes it once its source has
+// listed everything. Keys already set are left alone.
+func (s *Store) Carry(objects map[string][]Record) {
+	s.mu.Lock()
+	if s.carried == nil {
+		s.carried = map[string]struct{}{}
+	}
+	n := 0
+	for k, recs := range objects {
+		if _, had := s.objects[k]; had || len(recs) == 0 {
+			continue
+		}
+		recs = normalize(recs)
+		s.objects[k] = recs
+		s.carried[k] = struct{}{}
+		s.reindex(k, nil, recs)
+		n++
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.notify()
+	}
+}
+
+// DropCarried removes the carried objects under prefix that no source has
+// set since: its source has listed everything, so they are gone.
+func (s *Store) DropCarried(prefix string) int {
+	s.mu.Lock()
+	n := 0
+	for k := range s.carried {
+		if strings.HasPrefix(k, prefix) {
+			old := s.objects[k]
+			delete(s.objects, k)
+			delete(s.carried, k)
+			s.reindex(k, old, nil)
+			n++
+		}
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.notify()
+	}
+	return n
 }
 
 // Changed fires (coalesced) after the content changed.

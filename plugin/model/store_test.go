@@ -101,3 +101,48 @@ func TestStoreReportsChangedNames(t *testing.T) {
 		t.Fatalf("index keeps %v after deleting everything", s.byName)
 	}
 }
+
+// TestStoreCarry: records carried over from an earlier instance answer
+// until a source sets their key (then the source's version stands) or
+// their source has synced without publishing them (DropCarried).
+func TestStoreCarry(t *testing.T) {
+	rec := func(fqdn, addr string) Record {
+		return Record{FQDN: fqdn, Member: Member{Site: "a", Addr: netip.MustParseAddr(addr)}}
+	}
+	s := NewStore()
+	s.Set("static", []Record{rec("s.example.org.", "10.0.0.9")})
+	s.TakeChanged()
+	s.Carry(map[string][]Record{
+		"kube/a/ingress/ns/kept":  {rec("kept.example.org.", "10.0.0.1")},
+		"kube/a/ingress/ns/gone":  {rec("gone.example.org.", "10.0.0.2")},
+		"avi/uuid-1":              {rec("avi.example.org.", "10.0.0.3")},
+		"static":                  {rec("s.example.org.", "10.0.0.99")}, // set already: left alone
+		"kube/a/ingress/ns/empty": nil,
+	})
+	if got := len(s.TakeChanged()); got != 3 {
+		t.Fatalf("%d names changed by Carry, want 3", got)
+	}
+	if r := s.RecordsOf("s.example.org."); len(r) != 1 || r[0].Member.Addr.String() != "10.0.0.9" {
+		t.Fatalf("a key already set was overwritten by Carry: %v", r)
+	}
+	s.Set("kube/a/ingress/ns/kept", []Record{rec("kept.example.org.", "10.0.0.5")})
+	if n := s.DropCarried("kube/a/"); n != 1 {
+		t.Fatalf("DropCarried removed %d objects, want 1 (the one not set again)", n)
+	}
+	if r := s.RecordsOf("gone.example.org."); r != nil {
+		t.Fatalf("dropped object still answers %v", r)
+	}
+	if r := s.RecordsOf("kept.example.org."); len(r) != 1 || r[0].Member.Addr.String() != "10.0.0.5" {
+		t.Fatalf("the source's own version must stand: %v", r)
+	}
+	if r := s.RecordsOf("avi.example.org."); len(r) != 1 {
+		t.Fatalf("another source's carried object was dropped: %v", r)
+	}
+	if n := s.DropCarried("kube/a/"); n != 0 {
+		t.Fatalf("a second DropCarried removed %d", n)
+	}
+	s.DeletePrefix("avi/")
+	if n := s.DropCarried("avi/"); n != 0 || s.RecordsOf("avi.example.org.") != nil {
+		t.Fatalf("DeletePrefix left a carried object behind")
+	}
+}
