@@ -59,6 +59,9 @@ func (g *GSLB) takeOver() {
 		return
 	}
 	g.store.Carry(carried)
+	// Before this instance answers its first query (start runs the
+	// builder only after this).
+	g.builder.Rebuild()
 	log.Debugf("reload: carrying %d objects over until their sources have synced", len(carried))
 	g.wg.Add(1)
 	go func() {
