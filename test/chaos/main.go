@@ -126,6 +126,8 @@ type driver struct {
 	updErrs atomic.Int64
 	// phaseBad is the unexpected count when the phase began.
 	phaseBad atomic.Int64
+	// downAnswers counts the SERVFAILs the policy calls for (solo. down).
+	downAnswers atomic.Int64
 }
 
 type phaseResult struct {
@@ -134,9 +136,6 @@ type phaseResult struct {
 	p50, p90, p99, max  time.Duration
 	goroutines, rssMiB  float64
 	recovered           time.Duration
-	settledGoroutines   time.Duration
-	baselineGoroutines  float64
-	baselineRSSMiB      float64
 	ingressUpdatesSoFar int64
 }
 
@@ -506,6 +505,7 @@ func (d *driver) full(name string) []string {
 // check judges one answer; "" when it is one the policy calls for.
 func (d *driver) check(name string, sent, recv time.Time, r *dns.Msg) string {
 	if name == "solo" && r.Rcode == dns.RcodeServerFailure && d.soloTruth.mayBeDown(sent.Add(-lagUp), recv) {
+		d.downAnswers.Add(1)
 		return "" // down_response none: SERVFAIL while its only member is down
 	}
 	if r.Rcode != dns.RcodeSuccess {
@@ -700,17 +700,18 @@ func (d *driver) aviFault(ctx context.Context, f avisim.Faults) {
 	d.sim.SetFaults(avisim.Faults{})
 }
 
-// probeFlap flaps flap.'s second member every 150 ms, and takes solo.'s
-// only member down for the middle third.
+// probeFlap flaps flap.'s second member every 100-200 ms, and takes
+// solo.'s only member down for the middle three fifths: longer than
+// lagDown, so that answering it after it went down is caught.
 func (d *driver) probeFlap(ctx context.Context) {
-	total := d.scale(45*time.Second, 12*time.Second)
+	total := d.scale(45*time.Second, 15*time.Second)
 	d.flapAndSolo(ctx, total)
 }
 
 func (d *driver) flapAndSolo(ctx context.Context, total time.Duration) {
 	d.faults.Add(2)
 	end := time.Now().Add(total)
-	soloDown, soloUp := time.Now().Add(total/3), time.Now().Add(2*total/3)
+	soloDown, soloUp := time.Now().Add(total/5), time.Now().Add(4*total/5)
 	for time.Now().Before(end) && ctx.Err() == nil {
 		d.flap.Store(!d.flap.Load())
 		now := time.Now()
@@ -937,8 +938,8 @@ func (d *driver) report(baseG, baseRSS float64) {
 	for _, r := range d.results {
 		fmt.Printf("%-15s %8d %6d %8s %8s %8s %8s %10.0f %8.0f %10s\n", r.name, r.queries, r.bad, ms(r.p50), ms(r.p90), ms(r.p99), ms(r.max), r.goroutines, r.rssMiB, r.recovered.Round(time.Millisecond))
 	}
-	fmt.Printf("baseline: %.0f goroutines, %.0f MiB resident; %d Ingress updates applied, %d failed (API server away)\n",
-		baseG, baseRSS, d.updates.Load(), d.updErrs.Load())
+	fmt.Printf("baseline: %.0f goroutines, %.0f MiB resident; %d Ingress updates applied, %d failed (API server away); %d SERVFAIL for solo. while its only member was down (down_response none)\n",
+		baseG, baseRSS, d.updates.Load(), d.updErrs.Load(), d.downAnswers.Load())
 	for _, f := range d.failures {
 		fmt.Println("chaos: FAILED", f)
 	}
