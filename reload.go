@@ -17,7 +17,9 @@ import (
 // the one it replaces published: CoreDNS starts the new instance before
 // it stops the old one, and the records of each source carry over until
 // that source has listed everything itself. Records of sources the new
-// Corefile no longer has, and static members, are not carried.
+// Corefile no longer has, and static members, are not carried. The probe
+// verdicts carry over as well, so that a member known dead is not
+// answered again until the new instance's first probe of it.
 
 var (
 	servingMu sync.Mutex
@@ -42,6 +44,8 @@ func (g *GSLB) takeOver() {
 	if prev == nil || prev == g {
 		return
 	}
+	// Probe verdicts carry over too: a member found dead stays out.
+	g.health.checker.Inherit(prev.health.checker.Snapshot())
 	carried := map[string][]model.Record{}
 	var pending []source
 	for _, s := range g.sources {

@@ -716,3 +716,46 @@ func TestNoGoroutineLeak(t *testing.T) {
 		t.Errorf("%d goroutines after Run returned, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestInherit: a reloaded instance's checker starts each target in the
+// state the old checker had probed it into, and leaves it only by the
+// usual hysteresis: a dead member is not answered again until it passes
+// rise probes. Targets the old checker never probed start as usual.
+func TestInherit(t *testing.T) {
+	up := countAccepts(t, "127.0.0.1")
+	a, p := addrPort(t, up.l.Addr())
+	live := Target{Addr: a, Port: p, Proto: TCP, Site: "a"}
+	other := Target{Addr: a, Port: p, Proto: TCP, Site: "b"}
+	unprobed := Target{Addr: a, Port: p, Proto: TCP, Site: "c"}
+
+	c := NewChecker(fast(Settings{Rise: 3}), nil)
+	// other is known to this checker before Inherit (a Sync won the race).
+	c.Sync([]Target{other})
+	c.Inherit(map[Target]State{
+		live:     {Healthy: false, Reason: "HTTP 503", Probes: 7},
+		other:    {Healthy: false, Reason: "HTTP 503", Probes: 7},
+		unprobed: {Healthy: false, Reason: "not probed yet"},
+	})
+	c.Sync([]Target{live, other, unprobed})
+	if c.Healthy(live) || c.Healthy(other) {
+		t.Fatalf("inherited down targets start healthy (live %v, other %v)", c.Healthy(live), c.Healthy(other))
+	}
+	if !c.Healthy(unprobed) {
+		t.Fatal("a target the old checker never probed must start as usual (healthy until probed)")
+	}
+	if got := c.TakeFlipped(); len(got) != 1 || got[0] != other {
+		t.Fatalf("flipped %v, want the target known before Inherit", got)
+	}
+	rec := record(c)
+	run(t, c)
+	// The state each probe left, as recorded when it was taken.
+	ev := rec.waitProbes(t, live, 3)
+	for i, e := range ev[:2] {
+		if !e.ok || e.st.Healthy {
+			t.Fatalf("probe %d: ok %v left healthy %v; want a good probe leaving it down (rise is 3)", i+1, e.ok, e.st.Healthy)
+		}
+	}
+	if !ev[2].st.Healthy {
+		t.Fatal("still down after rise good probes")
+	}
+}
