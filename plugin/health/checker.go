@@ -213,18 +213,20 @@ func (c *Checker) newEntry(t Target, now time.Time) *entry {
 	return e
 }
 
-// Inherit seeds the targets with the states another checker had probed
-// them into (the one of the instance a Corefile reload replaces): a target
-// found there starts in that state, as if probed, and leaves it only after
-// fall (or rise) contrary probes, instead of starting healthy until its
-// first probe. Without it a reload brought a dead member back into the
-// answers for a probe interval. Targets never probed there are left out.
+// Inherit seeds the targets with the down verdicts of another checker (the
+// one of the instance a Corefile reload replaces): a target it had probed
+// down starts down, as if probed, and comes back only after rise good
+// probes, instead of starting healthy until its first probe. Without it a
+// reload brought a dead member back into the answers for a probe interval.
+// Healthy targets start as usual: their first probe decides at once (had
+// they carried their state, each reload would restart the count of fall
+// failures, and frequent reloads would keep a dead member in).
 func (c *Checker) Inherit(states map[Target]State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.inherited = map[Target]State{}
 	for t, st := range states {
-		if st.Probes > 0 {
+		if st.Probes > 0 && !st.Healthy {
 			c.inherited[t] = st
 		}
 	}

@@ -717,16 +717,17 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 }
 
-// TestInherit: a reloaded instance's checker starts each target in the
-// state the old checker had probed it into, and leaves it only by the
-// usual hysteresis: a dead member is not answered again until it passes
-// rise probes. Targets the old checker never probed start as usual.
+// TestInherit: a reloaded instance's checker starts each target the old
+// checker had probed down as down, and brings it back only by the usual
+// hysteresis: a dead member is not answered again until it passes rise
+// probes. Other targets start as usual.
 func TestInherit(t *testing.T) {
 	up := countAccepts(t, "127.0.0.1")
 	a, p := addrPort(t, up.l.Addr())
 	live := Target{Addr: a, Port: p, Proto: TCP, Site: "a"}
 	other := Target{Addr: a, Port: p, Proto: TCP, Site: "b"}
 	unprobed := Target{Addr: a, Port: p, Proto: TCP, Site: "c"}
+	healthy := Target{Addr: a, Port: p, Proto: TCP, Site: "d"}
 
 	c := NewChecker(fast(Settings{Rise: 3}), nil)
 	// other is known to this checker before Inherit (a Sync won the race).
@@ -735,13 +736,17 @@ func TestInherit(t *testing.T) {
 		live:     {Healthy: false, Reason: "HTTP 503", Probes: 7},
 		other:    {Healthy: false, Reason: "HTTP 503", Probes: 7},
 		unprobed: {Healthy: false, Reason: "not probed yet"},
+		healthy:  {Healthy: true, Reason: "connected", Probes: 7},
 	})
-	c.Sync([]Target{live, other, unprobed})
+	c.Sync([]Target{live, other, unprobed, healthy})
 	if c.Healthy(live) || c.Healthy(other) {
 		t.Fatalf("inherited down targets start healthy (live %v, other %v)", c.Healthy(live), c.Healthy(other))
 	}
 	if !c.Healthy(unprobed) {
 		t.Fatal("a target the old checker never probed must start as usual (healthy until probed)")
+	}
+	if !c.Healthy(healthy) || c.Snapshot()[healthy].Reason != "not probed yet" {
+		t.Fatal("a healthy target must start as usual: its first probe decides at once")
 	}
 	if got := c.TakeFlipped(); len(got) != 1 || got[0] != other {
 		t.Fatalf("flipped %v, want the target known before Inherit", got)
