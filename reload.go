@@ -44,8 +44,12 @@ func (g *GSLB) takeOver() {
 	if prev == nil || prev == g {
 		return
 	}
-	// Probe verdicts carry over too: a member found dead stays out.
+	// Probe verdicts carry over too: a member found dead stays out. The
+	// table is rebuilt with them (and the carried records below) before
+	// this instance answers its first query: start runs the builder only
+	// after this.
 	g.health.checker.Inherit(prev.health.checker.Snapshot())
+	defer g.rebuildFlipped()
 	carried := map[string][]model.Record{}
 	var pending []source
 	for _, s := range g.sources {
@@ -63,15 +67,24 @@ func (g *GSLB) takeOver() {
 		return
 	}
 	g.store.Carry(carried)
-	// Before this instance answers its first query (start runs the
-	// builder only after this).
-	g.builder.Rebuild()
 	log.Debugf("reload: carrying %d objects over until their sources have synced", len(carried))
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
 		g.dropCarried(pending)
 	}()
+}
+
+// rebuildFlipped builds the table with the carried records and inherited
+// verdicts; twice at most, since the first build tracks the carried
+// members' targets, which may take an inherited verdict.
+func (g *GSLB) rebuildFlipped() {
+	for range 2 {
+		if names := g.health.flippedNames(); len(names) > 0 {
+			g.builder.Touch(names...)
+		}
+		g.builder.Rebuild()
+	}
 }
 
 // dropCarried removes each source's carried records once it has synced:

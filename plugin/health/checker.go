@@ -209,8 +209,21 @@ func (c *Checker) newEntry(t Target, now time.Time) *entry {
 	}
 	if st, ok := c.inherited[t]; ok {
 		e.st, e.probed = st, true
+		c.markFlipped(t) // not the healthy state a new target has
 	}
 	return e
+}
+
+// markFlipped reports t's state as changed. Called with c.mu held.
+func (c *Checker) markFlipped(t Target) {
+	if c.flipped == nil {
+		c.flipped = map[Target]struct{}{}
+	}
+	c.flipped[t] = struct{}{}
+	select {
+	case c.changed <- struct{}{}:
+	default: // a report is pending already
+	}
 }
 
 // Inherit seeds the targets with the down verdicts of another checker (the
@@ -238,10 +251,7 @@ func (c *Checker) Inherit(states map[Target]State) {
 		if st.Healthy != e.st.Healthy {
 			c.count(t.Site, e.st.Healthy, -1)
 			c.count(t.Site, st.Healthy, 1)
-			if c.flipped == nil {
-				c.flipped = map[Target]struct{}{}
-			}
-			c.flipped[t] = struct{}{}
+			c.markFlipped(t)
 		}
 		e.st, e.probed = st, true
 	}
