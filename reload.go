@@ -50,13 +50,13 @@ func (g *GSLB) takeOver() {
 	// after this.
 	g.health.checker.Inherit(prev.health.checker.Snapshot())
 	defer g.rebuildFlipped()
-	carried := map[string][]model.Record{}
+	carried := map[string]model.Object{}
 	var pending []source
 	for _, s := range g.sources {
 		n := len(carried)
-		for k, recs := range prev.store.Objects() {
+		for k, o := range prev.store.Objects() {
 			if strings.HasPrefix(k, s.KeyPrefix()) {
-				carried[k] = recs
+				carried[k] = o
 			}
 		}
 		if len(carried) > n {

@@ -106,26 +106,27 @@ func TestStoreReportsChangedNames(t *testing.T) {
 // until a source sets their key (then the source's version stands) or
 // their source has synced without publishing them (DropCarried).
 func TestStoreCarry(t *testing.T) {
-	rec := func(fqdn, addr string) Record {
-		return Record{FQDN: fqdn, Member: Member{Site: "a", Addr: netip.MustParseAddr(addr)}}
-	}
 	s := NewStore()
-	s.Set("static", []Record{rec("s.example.org.", "10.0.0.9")})
+	s.Set("static", []Record{rec("s.example.org.", "a", "10.0.0.9")})
 	s.TakeChanged()
-	s.Carry(map[string][]Record{
-		"kube/a/ingress/ns/kept":  {rec("kept.example.org.", "10.0.0.1")},
-		"kube/a/ingress/ns/gone":  {rec("gone.example.org.", "10.0.0.2")},
-		"avi/uuid-1":              {rec("avi.example.org.", "10.0.0.3")},
-		"static":                  {rec("s.example.org.", "10.0.0.99")}, // set already: left alone
-		"kube/a/ingress/ns/empty": nil,
+	claim := &Claim{Site: "a", Kind: "ingress", Namespace: "ns", Name: "gone", Names: []string{"gone.example.org."}}
+	s.Carry(map[string]Object{
+		"kube/a/ingress/ns/kept":  {Records: []Record{rec("kept.example.org.", "a", "10.0.0.1")}},
+		"kube/a/ingress/ns/gone":  {Records: []Record{rec("gone.example.org.", "a", "10.0.0.2")}, Claim: claim},
+		"avi/uuid-1":              {Records: []Record{rec("avi.example.org.", "a", "10.0.0.3")}},
+		"static":                  {Records: []Record{rec("s.example.org.", "a", "10.0.0.99")}}, // set already: left alone
+		"kube/a/ingress/ns/empty": {},
 	})
+	if p := s.PublishersOf("gone.example.org."); len(p) != 1 || p[0].Claim == nil || p[0].Claim.Namespace != "ns" {
+		t.Fatalf("a carried object must keep its claim (ownership judges it): %+v", p)
+	}
 	if got := len(s.TakeChanged()); got != 3 {
 		t.Fatalf("%d names changed by Carry, want 3", got)
 	}
 	if r := s.RecordsOf("s.example.org."); len(r) != 1 || r[0].Member.Addr.String() != "10.0.0.9" {
 		t.Fatalf("a key already set was overwritten by Carry: %v", r)
 	}
-	s.Set("kube/a/ingress/ns/kept", []Record{rec("kept.example.org.", "10.0.0.5")})
+	s.Set("kube/a/ingress/ns/kept", []Record{rec("kept.example.org.", "a", "10.0.0.5")})
 	if n := s.DropCarried("kube/a/"); n != 1 {
 		t.Fatalf("DropCarried removed %d objects, want 1 (the one not set again)", n)
 	}
@@ -144,5 +145,47 @@ func TestStoreCarry(t *testing.T) {
 	s.DeletePrefix("avi/")
 	if n := s.DropCarried("avi/"); n != 0 || s.RecordsOf("avi.example.org.") != nil {
 		t.Fatalf("DeletePrefix left a carried object behind")
+	}
+}
+
+// TestStoreClaims: an object claims the names of its claim and of its
+// records; a claimed name without records still has the object as a
+// publisher (and is reported changed), an unchanged claim is no change, and
+// a claim without names removes the object.
+func TestStoreClaims(t *testing.T) {
+	s := NewStore()
+	claim := Claim{Site: "a", Kind: "ingress", Namespace: "shop", Name: "web", Names: []string{"wait."}}
+	s.SetClaimed("k", claim, []Record{rec("x.", "a", "10.0.0.1")})
+	if got := s.TakeChanged(); len(got) != 2 {
+		t.Fatalf("changed %q, want x. and wait.", got)
+	}
+	p := s.PublishersOf("wait.")
+	if len(p) != 1 || p[0].Key != "k" || p[0].Claim == nil || len(p[0].Records) != 0 || !slices.Equal(p[0].Claim.Names, []string{"wait.", "x."}) {
+		t.Fatalf("PublishersOf(wait.) = %+v, want k's claim of wait. and x. without records", p)
+	}
+	if p := s.PublishersOf("x."); len(p) != 1 || len(p[0].Records) != 1 {
+		t.Fatalf("PublishersOf(x.) = %+v, want k with its record", p)
+	}
+	s.SetClaimed("k", claim, []Record{rec("x.", "a", "10.0.0.1")})
+	if got := s.TakeChanged(); got != nil {
+		t.Fatalf("an unchanged claim changed %q", got)
+	}
+	s.Set("static", []Record{rec("x.", "s", "10.0.0.9")})
+	names := s.Names()
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"wait.", "x."}) {
+		t.Fatalf("Names() = %q", names)
+	}
+	s.TakeChanged()
+	claim.Names = nil
+	s.SetClaimed("k", claim, nil)
+	if got := s.TakeChanged(); len(got) != 2 {
+		t.Fatalf("removing the claim changed %q, want x. and wait.", got)
+	}
+	if p := s.PublishersOf("wait."); p != nil {
+		t.Fatalf("wait. still published by %+v", p)
+	}
+	if p := s.PublishersOf("x."); len(p) != 1 || p[0].Claim != nil {
+		t.Fatalf("PublishersOf(x.) = %+v, want the static object only", p)
 	}
 }
