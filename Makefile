@@ -29,6 +29,7 @@ lint:
 ## test: lint, unit tests, then end-to-end tests against real kube-apiservers
 test: lint build lab
 	$(GO) test -race -count=1 ./ ./plugin/...
+	$(GO) test -count=1 ./cmd/...
 	$(GO) test -race -count=1 -timeout 20m ./test/...
 	$(MAKE) fuzz FUZZTIME=$(CI_FUZZTIME)
 	$(GO) run ./test/chaos -short -coredns $(BIN)/coredns
@@ -83,12 +84,12 @@ test-deploy: image
 	$(TOOLS) vet ./...
 	$(TOOLS) test -count=1 -timeout 15m ./...
 
-## demo: two clusters on loopback, the onlineshop seed, CoreDNS on 127.0.0.1:$(DNS_PORT) (DEMO_SECONDS=N stops after N s)
+## demo: two clusters on loopback, the onlineshop seed, CoreDNS on 127.0.0.1:$(DNS_PORT), the status page on 127.0.0.1:8282 (STATUS_PORT) (DEMO_SECONDS=N stops after N s)
 demo: build lab
 	bash test/demo/demo.sh
 
-## bench: ServeDNS micro-benchmarks and dnsperf QPS against file and whoami
-bench: build
+## bench: ServeDNS micro-benchmarks, dnsperf QPS against file and whoami, failover, vantage agreement and write rate (lab)
+bench: build lab
 	bash test/bench/bench.sh
 
 ## bench-scale: the lab at scale (three clusters, SCALE_SIZES names each): sync, RSS, propagation, CPU per change, dnsperf under churn

@@ -8,6 +8,7 @@ import (
 	"github.com/gslb/gslb/plugin/health"
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/vantage"
 )
 
 // memberHealth tells the table builder which members may be answered:
@@ -15,6 +16,9 @@ import (
 //     is down, whatever else says;
 //   - a probed member is up while its probe passes, whatever its cluster's
 //     API server does (never fail over because one DNS server lost a watch);
+//     with a vantage block, while the quorum of the fresh vantages (this
+//     server's probe one vote among them) does not see it down, so that a
+//     partition seen by one DNS server is not a failover (plugin/vantage);
 //   - an unprobed member is up unless its cluster's API server has been
 //     unreachable for longer than the grace period.
 //
@@ -38,6 +42,14 @@ type memberHealth struct {
 	// unprobed counts, per site, the records of each name that no probe
 	// covers: the grace period decides their health.
 	unprobed map[string]map[string]int32
+	// byID finds a probe target by its vantage ID (shared verdicts only).
+	byID map[uint64]health.Target
+
+	// Shared verdicts (a vantage block); nil without one, and then the
+	// own probes decide alone, as they always did.
+	board     *vantage.Board
+	publisher *kube.Publisher
+	self      string
 }
 
 // siteConnection is a member cluster's link to its API server
@@ -104,6 +116,9 @@ func (h *memberHealth) Track(name string, old, recs []model.Record) {
 				add = append(add, t)
 			}
 			names[name]++
+			if h.byID != nil {
+				h.byID[targetID(t)] = t
+			}
 		} else {
 			count(h.unprobed, r.Member.Site, name, 1)
 		}
@@ -117,6 +132,9 @@ func (h *memberHealth) Track(name string, old, recs []model.Record) {
 			if len(names) == 0 {
 				delete(h.byTarget, t)
 				remove = append(remove, t)
+				if h.byID != nil {
+					delete(h.byID, targetID(t))
+				}
 			}
 		} else {
 			count(h.unprobed, r.Member.Site, name, -1)
@@ -175,7 +193,11 @@ func (h *memberHealth) Up(r model.Record) bool {
 		return false
 	}
 	if t, ok := target(r); ok {
-		return h.checker.Healthy(t)
+		own := h.checker.Healthy(t)
+		if h.board == nil {
+			return own
+		}
+		return !h.board.Down(targetID(t), !own)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -188,18 +210,142 @@ func (h *memberHealth) Up(r model.Record) bool {
 func (h *memberHealth) run(stop <-chan struct{}, touch func(names ...string)) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var shared <-chan struct{} // nil without a vantage block: never ready
+	if h.board != nil {
+		shared = h.board.Changed()
+	}
 	for {
 		select {
 		case <-stop:
 			return
 		case <-h.changed:
 			touch(h.flippedNames()...)
+			if h.publisher != nil {
+				h.publisher.Kick()
+			}
+		case <-shared:
+			touch(h.namesOfIDs(h.board.TakeChanged())...)
 		case now := <-tick.C:
 			if sites := h.updateStale(now); len(sites) > 0 {
 				touch(h.namesOf(sites)...)
 			}
+			if h.board != nil {
+				if h.board.Refresh() {
+					// The peers that vote changed: every probed name.
+					touch(h.probedNames()...)
+				}
+				h.countQuorum()
+			}
 		}
 	}
+}
+
+// targetID is a target's name among vantages: a hash of what identifies
+// it to every server (not its site, which only labels metrics), computed
+// without allocating (FNV-64a, as vantage.TargetID).
+func targetID(t health.Target) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	add := func(b byte) { h = (h ^ uint64(b)) * prime }
+	add(byte(t.Proto))
+	for _, b := range t.Addr.As16() {
+		add(b)
+	}
+	add(byte(t.Port >> 8))
+	add(byte(t.Port))
+	for i := 0; i < len(t.Host); i++ {
+		add(t.Host[i])
+	}
+	add(0)
+	for i := 0; i < len(t.Path); i++ {
+		add(t.Path[i])
+	}
+	return h
+}
+
+// namesOfIDs returns the names probed by the targets with these IDs.
+func (h *memberHealth) namesOfIDs(ids []uint64) []string {
+	var names []string
+	h.imu.Lock()
+	defer h.imu.Unlock()
+	for _, id := range ids {
+		if t, ok := h.byID[id]; ok {
+			for name := range h.byTarget[t] {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
+}
+
+// probedNames returns every name with a probed member.
+func (h *memberHealth) probedNames() []string {
+	seen := map[string]bool{}
+	var names []string
+	h.imu.Lock()
+	defer h.imu.Unlock()
+	for _, byName := range h.byTarget {
+		for name := range byName {
+			if !seen[name] {
+				seen[name] = true
+				names = append(names, name)
+			}
+		}
+	}
+	return names
+}
+
+// verdicts are this vantage's own probe results, for the publisher: only
+// targets probed at least once (a target not probed yet, or never probed,
+// gives no opinion).
+func (h *memberHealth) verdicts() []vantage.Verdict {
+	snap := h.checker.Snapshot()
+	out := make([]vantage.Verdict, 0, len(snap))
+	up, down := 0, 0
+	for t, st := range snap {
+		if st.Probes == 0 {
+			continue
+		}
+		v := vantage.Verdict{ID: targetID(t), Down: !st.Healthy, Since: st.Since}
+		if v.Down {
+			v.Reason = st.Reason
+			down++
+		} else {
+			up++
+		}
+		out = append(out, v)
+	}
+	vantage.SetOwnCounts(h.self, up, down)
+	return out
+}
+
+// countQuorum sets the quorum gauge: probed targets by own verdict and by
+// decision. Once a second, over the probed targets.
+func (h *memberHealth) countQuorum() {
+	var n [2][2]int // [own down][decision down]
+	h.imu.Lock()
+	targets := make([]health.Target, 0, len(h.byTarget))
+	for t := range h.byTarget {
+		targets = append(targets, t)
+	}
+	h.imu.Unlock()
+	for _, t := range targets {
+		own := !h.checker.Healthy(t)
+		n[b2i(own)][b2i(h.board.Down(targetID(t), own))]++
+	}
+	word := [2]string{"up", "down"}
+	for o := range 2 {
+		for d := range 2 {
+			vantage.QuorumTargets.WithLabelValues(word[o], word[d]).Set(float64(n[o][d]))
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // updateStale re-evaluates which sites have been unreachable for longer than
@@ -229,4 +375,33 @@ func (h *memberHealth) updateStale(now time.Time) []string {
 		h.stale = stale
 	}
 	return changed
+}
+
+// share makes this server a vantage point: its verdicts are published into
+// its own cluster, and the peers' verdicts (read into board by the
+// watchers) vote on every probed member.
+func (h *memberHealth) share(v *vantageConfig, board *vantage.Board) error {
+	pub, err := kube.NewPublisher(kube.PublisherConfig{
+		Cluster: v.cluster, Namespace: v.namespace, Vantage: v.name,
+		Heartbeat: v.heartbeat, Verdicts: h.verdicts,
+	})
+	if err != nil {
+		return err
+	}
+	h.board, h.publisher, h.self = board, pub, v.name
+	h.byID = map[uint64]health.Target{}
+	return nil
+}
+
+// vantageViews is the seam for a status page: a probed member's own
+// verdict (true: down), each counting peer's, and the quorum's decision; ok
+// is false without a vantage block or for an unprobed member.
+func (h *memberHealth) vantageViews(r model.Record) (ownDown bool, peers map[string]bool, down, ok bool) {
+	t, probed := target(r)
+	if h.board == nil || !probed {
+		return false, nil, false, false
+	}
+	id := targetID(t)
+	ownDown = !h.checker.Healthy(t)
+	return ownDown, h.board.Views(id), h.board.Down(id, ownDown), true
 }

@@ -54,7 +54,7 @@ func (g *GSLB) takeOver() {
 	var pending []source
 	for _, s := range g.sources {
 		n := len(carried)
-		for k, o := range prev.store.Objects() {
+		for k, o := range prev.store.Snapshot() {
 			if strings.HasPrefix(k, s.KeyPrefix()) {
 				carried[k] = o
 			}

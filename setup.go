@@ -21,6 +21,7 @@ import (
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/policy"
 	"github.com/gslb/gslb/plugin/table"
+	"github.com/gslb/gslb/plugin/vantage"
 	"github.com/miekg/dns"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
@@ -65,9 +66,14 @@ type config struct {
 	fall            fall.F
 	policy          policyConfig
 	health          healthConfig
-	avi             *avi.Config // nil without an avi block
-	amko            *amkoConfig // nil without an amko line
+	avi             *avi.Config    // nil without an avi block
+	amko            *amkoConfig    // nil without an amko line
+	vantage         *vantageConfig // nil without a vantage block: verdicts stay local
 	ownership       ownershipConfig
+	// statusAddr is where the status page listens; "" when off.
+	statusAddr string
+	// events records Kubernetes Events on the published objects.
+	events bool
 }
 
 // newConfig is the configuration of a stanza without properties.
@@ -94,6 +100,7 @@ func newConfig() *config {
 }
 
 func setup(c *caddy.Controller) error {
+	routeKlog()
 	cfg, err := parse(c)
 	if err != nil {
 		return plugin.Error(pluginName, err)
@@ -131,6 +138,10 @@ type parser struct {
 	policySites map[string]int
 	topoSeen    map[netip.Prefix]bool
 	geoSeen     map[string]bool
+	// health_quorum, kept until the vantage block (before or after it)
+	// is known.
+	quorum     *vantage.Quorum
+	quorumLine int
 }
 
 // kubeconfigLine remembers one `kubeconfig` property until sites are known.
@@ -167,6 +178,8 @@ func init() {
 		"avi":                parseAvi,
 		"amko":               parseAmko,
 		"amko_status":        parseAmkoStatus,
+		"status":             parseStatus,
+		"events":             parseEvents,
 	}
 	for name, f := range policyProperties {
 		properties[name] = f
@@ -258,6 +271,9 @@ func (p *parser) finish(file string) error {
 		return err
 	}
 	if err := p.checkOwnership(file, sites[:len(clusters)]); err != nil {
+		return err
+	}
+	if err := p.finishVantage(file); err != nil {
 		return err
 	}
 	// A forced health check applies to static members too; auto leaves

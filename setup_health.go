@@ -61,6 +61,9 @@ var healthProperties = map[string]property{
 	"health_tls":         parseHealthTLS,
 	"health_targets":     parseHealthTargets,
 	"endpoint_readiness": parseEndpointReadiness,
+	// Shared verdicts (setup_vantage.go).
+	"vantage":       parseVantage,
+	"health_quorum": parseHealthQuorum,
 }
 
 func parseHealthCheck(p *parser, c *caddy.Controller) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/owner"
 	"github.com/gslb/gslb/plugin/table"
+	"github.com/gslb/gslb/plugin/vantage"
 )
 
 // source is what fills the store between OnStartup and OnShutdown: a member
@@ -66,7 +67,11 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		stopCh:   make(chan struct{}),
 		private:  cfg.privateNetworks,
 		notifyCh: make(chan struct{}, 1),
+
+		statusAddr: cfg.statusAddr,
+		hasStatic:  len(cfg.static) > 0,
 	}
+	g.status = &statusView{g: g, endpointReadiness: cfg.health.endpointReadiness}
 	opts := kube.Options{
 		Selector:   cfg.selector,
 		Namespaces: cfg.namespaces,
@@ -76,12 +81,18 @@ func newGSLB(cfg *config) (*GSLB, error) {
 
 		EndpointReadiness: cfg.health.endpointReadiness,
 		CustomGlobalFQDN:  cfg.customGlobalFQDN,
+		Events:            cfg.events,
 	}
 	switch cfg.health.mode {
 	case healthNone:
 		opts.DefaultCheck = &model.Check{}
 	case healthForced:
 		opts.DefaultCheck = &cfg.health.check
+	}
+	var board *vantage.Board // nil without a vantage block
+	if v := cfg.vantage; v != nil {
+		board = vantage.NewBoard(vantage.Config{Self: v.name, Peers: v.peers, Quorum: v.quorum, StaleAfter: v.staleAfter()})
+		opts.Vantages = &kube.Vantages{Namespace: v.namespace, Sink: board}
 	}
 	var amkoSrc *amko.Source // nil without an amko line
 	if cfg.amko != nil {
@@ -131,10 +142,17 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	}
 
 	g.health = newMemberHealth(cfg.health.probe, cfg.health.apiGrace, watchers)
+	if v := cfg.vantage; v != nil {
+		if err := g.health.share(v, board); err != nil {
+			return nil, err
+		}
+		log.Infof("Sharing health verdicts as %s", v)
+	}
 	p := &cfg.policy
 	if p.topology.HasGeo() {
 		p.topology.Geo = geoOf
 	}
+	g.topology = p.topology
 	tcfg := table.Config{
 		Overrides:  cfg.defaults,
 		Topology:   p.topology,
@@ -157,6 +175,10 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	// for a status page and for events on the objects.
 	g.owners = owner.New(store, cfg.ownership.rules, cfg.ownership.mode)
 	g.builder = table.NewBuilder(tcfg, g.owners, g.health)
+	if cfg.events {
+		g.builder.OnMemberHealth = g.memberEvent
+		g.owners.OnChange = g.ownershipEvent
+	}
 	g.builder.OnBuild = func(t *table.Table, records int) {
 		log.Debugf("Published answer table serial %d: %d records", t.Serial, records)
 		g.requestNotify()

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,10 +54,16 @@ type Options struct {
 	// its settings under their annotations (AMKO policy objects). Its
 	// owner calls Resync when its answers change.
 	Policy Policy
+	// Events records Kubernetes Events on the objects: ignored or
+	// rejected, and their members going down or up (events.go).
+	Events bool
 	// CustomGlobalFQDN publishes hosts under the global names that AKO
 	// HostRules give them (spec.virtualhost.gslb.fqdn), as AMKO's
 	// useCustomGlobalFqdn; hosts without one are not published.
 	CustomGlobalFQDN bool
+	// Vantages, when set, also reads the vantages' heartbeats and
+	// verdicts (plugin/vantage) from this cluster.
+	Vantages *Vantages
 }
 
 // probeInterval is how often an API server's /readyz is asked, to tell
@@ -87,6 +94,8 @@ type Watcher struct {
 	// downSince is when the API server became unreachable (unix nanos);
 	// 0 while it answers.
 	downSince atomic.Int64
+	// lastEvent is when an object event was last applied (unix nanos).
+	lastEvent atomic.Int64
 
 	// informers of the selected objects by kind, to re-evaluate a
 	// namespace's objects when a Service's readiness flips.
@@ -99,6 +108,9 @@ type Watcher struct {
 	// and a resync must never store an older version of an object after
 	// an event stored a newer one.
 	evalMu sync.Mutex
+
+	// events records Kubernetes Events; nil unless Options.Events.
+	events *events
 
 	mu         sync.Mutex
 	ignored    map[string]int    // object key -> hosts ignored
@@ -143,6 +155,9 @@ func newWatcher(c Cluster, opts Options, store *model.Store, client kubernetes.I
 	w := &Watcher{cluster: c, opts: opts, store: store, readyz: readyz, stop: make(chan struct{}),
 		ignored: map[string]int{}, invalid: map[string]string{}, unselected: map[string]bool{}, informers: map[string][]cache.SharedIndexInformer{}, endpoints: newEndpoints()}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
+	if opts.Events {
+		w.events = newEvents(w, client)
+	}
 	namespaces := opts.Namespaces
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
@@ -167,6 +182,9 @@ func newWatcher(c Cluster, opts Options, store *model.Store, client kubernetes.I
 			w.watchEndpoints(ef.Discovery().V1().EndpointSlices().Informer())
 			w.factories = append(w.factories, ef)
 		}
+	}
+	if opts.Vantages != nil {
+		w.watchVantages(client, *opts.Vantages)
 	}
 	return w
 }
@@ -293,7 +311,10 @@ func (w *Watcher) evaluate(kind string, obj any) {
 		w.global.rename(&ex) // before the policy: it speaks of global names
 	}
 	if w.opts.Policy != nil {
-		w.setUnselected(key, !publish)
+		if w.setUnselected(key, !publish) && !publish {
+			w.record(obj, corev1.EventTypeWarning, ReasonNotSelected,
+				"Not published by gslb: the GlobalDeploymentPolicy in force does not select it (its matchRules labels, or matchClusters for this cluster)")
+		}
 		noProbe = applyLayer(&ex, w.opts.Policy, w.cluster.Site)
 	}
 	if (w.opts.EndpointReadiness || len(noProbe) > 0) && !w.endpoints.anyReady(ns, backends) {
@@ -303,12 +324,17 @@ func (w *Watcher) evaluate(kind string, obj any) {
 			}
 		}
 	}
-	w.reportErrors(key, ex.Errors)
+	if msg, changed := w.reportErrors(key, ex.Errors); changed && msg != "" {
+		w.record(obj, corev1.EventTypeWarning, ReasonInvalidAnnotations, "gslb: "+msg+"; those settings fall back to the defaults")
+	}
 	// The object claims its names for its namespace (name ownership), the
 	// names it has members for and those still waiting for a VIP alike.
 	w.store.SetClaimed(key, model.Claim{Site: w.cluster.Site, Kind: kind, Namespace: ns, Name: meta.GetName(),
 		Created: meta.GetCreationTimestamp().Time, Names: ex.Names}, ex.Records)
-	w.setIgnored(key, ex.Ignored)
+	if w.setIgnored(key, ex.Ignored) && ex.Ignored > 0 {
+		w.record(obj, corev1.EventTypeWarning, ReasonHostsOutsideZones,
+			fmt.Sprintf("gslb ignores %d host(s) of this object: outside every zone it serves (or not a valid host name); rename them into a served zone to publish them", ex.Ignored))
+	}
 	w.sawEvent()
 }
 
@@ -330,24 +356,32 @@ func (w *Watcher) remove(kind string, obj any) {
 	w.sawEvent()
 }
 
-func (w *Watcher) setUnselected(key string, unselected bool) {
+// setUnselected notes whether the Policy publishes key; true when that
+// changed.
+func (w *Watcher) setUnselected(key string, unselected bool) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	changed := w.unselected[key] != unselected
 	if unselected {
 		w.unselected[key] = true
 	} else {
 		delete(w.unselected, key)
 	}
 	unselectedGauge.WithLabelValues(w.cluster.Site).Set(float64(len(w.unselected)))
+	return changed
 }
 
 func (w *Watcher) sawEvent() {
+	w.lastEvent.Store(time.Now().UnixNano())
 	lastEventGauge.WithLabelValues(w.cluster.Site).SetToCurrentTime()
 }
 
-func (w *Watcher) setIgnored(key string, n int) {
+// setIgnored notes how many hosts of key are ignored; true when that
+// changed.
+func (w *Watcher) setIgnored(key string, n int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	changed := w.ignored[key] != n
 	if n == 0 {
 		delete(w.ignored, key)
 	} else {
@@ -358,11 +392,15 @@ func (w *Watcher) setIgnored(key string, n int) {
 		total += v
 	}
 	ignoredGauge.WithLabelValues(w.cluster.Site).Set(float64(total))
+	return changed
 }
 
 // Start runs the informers and the reachability probe in the background.
 func (w *Watcher) Start() {
 	syncedGauge.WithLabelValues(w.cluster.Site).Set(0)
+	if w.events != nil {
+		w.events.start()
+	}
 	for _, f := range w.factories {
 		f.Start(w.stop)
 	}
@@ -448,11 +486,15 @@ func (w *Watcher) Stop() {
 		f.Shutdown()
 	}
 	w.done.Wait()
+	if w.events != nil {
+		w.events.stop()
+	}
 }
 
 // reportErrors logs bad annotations once per object and content, naming the
-// object: updates that do not change them stay quiet.
-func (w *Watcher) reportErrors(key string, errs []error) {
+// object: updates that do not change them stay quiet. It returns the
+// message and whether it changed.
+func (w *Watcher) reportErrors(key string, errs []error) (string, bool) {
 	msg := ""
 	if len(errs) > 0 {
 		parts := make([]string, len(errs))
@@ -475,6 +517,7 @@ func (w *Watcher) reportErrors(key string, errs []error) {
 		log.Warningf("Site %s: %s %s: %s; those settings fall back to the defaults", w.cluster.Site, kind, obj, msg)
 		invalidAnnotations.WithLabelValues(w.cluster.Site).Inc()
 	}
+	return msg, msg != last
 }
 
 func (w *Watcher) markDown() {
@@ -502,4 +545,37 @@ func (w *Watcher) resyncAll() {
 			}
 		}
 	}
+}
+
+// Connected tells whether the API server answered the last readiness probe.
+func (w *Watcher) Connected() bool { return w.connected.Load() }
+
+// LastEvent is when an object event was last applied; zero before any.
+func (w *Watcher) LastEvent() time.Time {
+	if n := w.lastEvent.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// Problem is an object of a cluster that is not (fully) used, and why.
+type Problem struct {
+	Key    string // the store key: kube/SITE/KIND/NAMESPACE/NAME
+	Reason string
+}
+
+// Problems lists the objects with bad annotations and those with hosts
+// outside the zones, sorted by key.
+func (w *Watcher) Problems() []Problem {
+	w.mu.Lock()
+	var out []Problem
+	for k, msg := range w.invalid {
+		out = append(out, Problem{Key: k, Reason: "bad annotations: " + msg + "; those settings fall back to the defaults"})
+	}
+	for k, n := range w.ignored {
+		out = append(out, Problem{Key: k, Reason: fmt.Sprintf("%d host(s) outside the zones: not published", n)})
+	}
+	w.mu.Unlock()
+	slices.SortFunc(out, func(a, b Problem) int { return strings.Compare(a.Key+a.Reason, b.Key+b.Reason) })
+	return out
 }

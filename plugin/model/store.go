@@ -182,9 +182,9 @@ type Object struct {
 	Claim   *Claim
 }
 
-// Objects returns every object by key (records and claims shared,
-// read-only).
-func (s *Store) Objects() map[string]Object {
+// Snapshot returns every object by key (records and claims shared,
+// read-only): what a reloaded instance carries over.
+func (s *Store) Snapshot() map[string]Object {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]Object, len(s.objects))
@@ -357,4 +357,22 @@ func normalize(recs []Record) []Record {
 	recs = slices.Clone(recs)
 	slices.SortFunc(recs, Record.Compare)
 	return slices.Compact(recs)
+}
+
+// Objects returns the keys of the objects that publish member m of name,
+// sorted; for the status page and events, never the hot path.
+func (s *Store) Objects(name string, m Member) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, key := range s.byName[name] {
+		for _, r := range recordsOf(s.objects[key].recs, name) {
+			if r.Member == m {
+				out = append(out, key)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -21,6 +21,10 @@
 # 3. Failover time (test/bench/failover): from killing a member's HTTP server
 #    to the first answer without it, BENCH_FAILOVER_TRIALS (20) times, with
 #    the default health settings; prints p50 and p99.
+# 4. Shared verdicts (test/bench/vantage, on three lab clusters): the time
+#    until three gslb servers (vantages, health_quorum majority) all answer
+#    without a stopped member, p50/p99 over BENCH_VANTAGE_TRIALS, and the API
+#    write rate of one vantage publishing BENCH_VANTAGE_MEMBERS verdicts.
 #
 # Everything listens on 127.0.0.1 only. Generated files and raw dnsperf output
 # go to test/bench/out/ (git-ignored). Settings, all overridable by env:
@@ -46,6 +50,8 @@
 #   BENCH_ALGORITHMS    (1)     0 skips the per-policy gslb configurations
 #   BENCH_DNSSEC        (1)     0 skips the signed gslb configuration
 #   BENCH_FAILOVER_TRIALS (20)  0 skips the failover measurement
+#   BENCH_VANTAGE_TRIALS (10)   0 skips the time until three vantages agree
+#   BENCH_VANTAGE_MEMBERS (10000) 0 skips the API write rate of one vantage
 #   BENCH_OUT           (test/bench/out)
 set -euo pipefail
 
@@ -76,6 +82,8 @@ if [ "${BENCH_ALGORITHMS:-1}" != 0 ]; then CONFIGS+=("${ALGORITHMS[@]}"); fi
 DNSSEC=${BENCH_DNSSEC:-1}
 if [ "$DNSSEC" != 0 ]; then CONFIGS+=(gslb-signed); fi
 FAILOVER_TRIALS=${BENCH_FAILOVER_TRIALS:-20}
+VANTAGE_TRIALS=${BENCH_VANTAGE_TRIALS:-10}
+VANTAGE_MEMBERS=${BENCH_VANTAGE_MEMBERS:-10000}
 ZONE=gslb.bench.
 NAMES=1000
 
@@ -452,6 +460,13 @@ if [ "$FAILOVER_TRIALS" -gt 0 ]; then
 	echo
 	echo "== failover: go run ./test/bench/failover -trials $FAILOVER_TRIALS (members on 127.26.17.21 and 127.27.17.21)"
 	$GO run ./test/bench/failover -coredns "$COREDNS" -trials "$FAILOVER_TRIALS" | tee "$OUT/failover.txt"
+fi
+
+# --- 4. shared verdicts (vantages) -----------------------------------------------
+if [ "$VANTAGE_TRIALS" -gt 0 ] || [ "$VANTAGE_MEMBERS" -gt 0 ]; then
+	echo
+	echo "== vantages: go run ./test/bench/vantage -trials $VANTAGE_TRIALS -members $VANTAGE_MEMBERS (three lab clusters)"
+	$GO run ./test/bench/vantage -coredns "$COREDNS" -trials "$VANTAGE_TRIALS" -members "$VANTAGE_MEMBERS" 2>"$OUT/vantage.log" | tee "$OUT/vantage.txt"
 fi
 
 echo

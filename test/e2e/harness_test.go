@@ -121,6 +121,20 @@ func gslbBlock(extra ...string) string {
 // gslb stanza body, plus ready and prometheus, and waits until it is Ready.
 func startServer(t *testing.T, body string, plugins ...string) *server {
 	t.Helper()
+	return startServerAs(t, nil, body, plugins...)
+}
+
+// runAs runs a server under another uid, from files that uid may read
+// (vantage_test.go: a firewall rule then drops only that server's probes).
+type runAs struct {
+	uid     uint32
+	dir     string // owned by uid
+	coredns string // a copy of the binary in dir
+}
+
+// startServerAs is startServer, as user as when it is not nil.
+func startServerAs(t *testing.T, as *runAs, body string, plugins ...string) *server {
+	t.Helper()
 	dnsPort, readyPort, metricsPort := freePort(t), freePort(t), freePort(t)
 	s := &server{
 		t:         t,
@@ -131,9 +145,17 @@ func startServer(t *testing.T, body string, plugins ...string) *server {
 		readyPort: readyPort, metricsPort: metricsPort,
 	}
 	s.corefile = filepath.Join(t.TempDir(), "Corefile")
+	bin := coredns
+	if as != nil {
+		s.corefile, bin = filepath.Join(as.dir, "Corefile"), as.coredns
+	}
 	s.writeCorefile(body, plugins...)
-	s.cmd = exec.Command(coredns, "-conf", s.corefile, "-dns.port", strconv.Itoa(dnsPort))
+	s.cmd = exec.Command(bin, "-conf", s.corefile, "-dns.port", strconv.Itoa(dnsPort))
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if as != nil {
+		s.cmd.Dir = as.dir
+		s.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: as.uid, Gid: as.uid}
+	}
 	pr, pw := io.Pipe()
 	s.cmd.Stdout, s.cmd.Stderr = pw, pw
 	go func() {

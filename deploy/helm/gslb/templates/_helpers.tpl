@@ -162,6 +162,16 @@ gslb-config-secret) or the chart's. */}}
         amko_status
 {{- end }}
 {{- end }}
+{{- if $g.vantage.enabled }}
+        vantage {{ $g.vantage.name }} {
+            context {{ $g.vantage.context }}
+            namespace {{ .Release.Namespace }}
+{{- with $g.vantage.peers }}
+            peers {{ join " " . }}
+{{- end }}
+        }
+        health_quorum {{ $g.vantage.quorum | default "majority" }}
+{{- end }}
 {{- if $g.avi.enabled }}
         avi {{ $g.avi.controller }} {
             credentials /etc/coredns/avi-credentials

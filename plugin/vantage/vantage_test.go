@@ -1,0 +1,251 @@
+package vantage
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	epoch := time.UnixMicro(1_790_000_000_123_456)
+	s := Sheet{Vantage: "sitea", Epoch: epoch, Verdicts: []Verdict{
+		{ID: 42, Since: epoch.Add(3 * time.Second)},
+		{ID: 1<<64 - 1, Down: true, Since: epoch.Add(90 * time.Second), Reason: "dial tcp 127.27.17.21:80:\nconnect: connection refused, and a lot more text"},
+		{ID: 7, Down: true, Since: epoch.Add(-5 * time.Second)}, // before the epoch: a state older than the run is impossible, but must not break
+	}}
+	data, dropped := Encode(s)
+	if dropped != 0 {
+		t.Fatalf("dropped %d", dropped)
+	}
+	got, err := Decode(data)
+	if err != nil {
+		t.Fatalf("Decode: %v\n%s", err, data)
+	}
+	if got.Vantage != "sitea" || !got.Epoch.Equal(epoch) || len(got.Verdicts) != 3 {
+		t.Fatalf("got %+v", got)
+	}
+	// Down first, then by ID.
+	if v := got.Verdicts[0]; v.ID != 7 || !v.Down || v.Reason != "" || !v.Since.Equal(time.Unix(epoch.Unix()-5, 0)) {
+		t.Errorf("first %+v", v)
+	}
+	if v := got.Verdicts[1]; v.ID != 1<<64-1 || !v.Down || v.Reason != "dial tcp 127.27.17.21:80: connect: conne" {
+		t.Errorf("second %+v (reason %q)", v, v.Reason)
+	}
+	if v := got.Verdicts[2]; v.ID != 42 || v.Down || !v.Since.Equal(time.Unix(epoch.Unix()+3, 0)) {
+		t.Errorf("third %+v", v)
+	}
+	again, _ := Encode(got)
+	if again != data {
+		t.Errorf("re-encoding differs:\n%s\n%s", data, again)
+	}
+}
+
+func TestDecodeRejectsMalformed(t *testing.T) {
+	for _, data := range []string{
+		"",
+		"hello",
+		"gslb-verdicts/v2 a 1\n",
+		"gslb-verdicts/v1 a x\n",
+		"gslb-verdicts/v1 a 1\nzz x 0\n",
+		"gslb-verdicts/v1 a 1\n1 u 0 reason-on-up\n",
+		"gslb-verdicts/v1 a 1\n1 u\n",
+		"gslb-verdicts/v1 a 1\n!! u 0\n",
+		"gslb-verdicts/v1 a 1\n1 u 0\n1 d 0\n",
+	} {
+		if s, err := Decode(data); err == nil {
+			t.Errorf("Decode(%q) = %+v, want an error", data, s)
+		}
+	}
+}
+
+// With 10 000 targets (the scale the README promises) a sheet fits with
+// room to spare, and beyond the limit down verdicts are kept first.
+func TestEncodeSize(t *testing.T) {
+	epoch := time.Now()
+	var vs []Verdict
+	for i := range 10_000 {
+		vs = append(vs, Verdict{ID: TargetID(fmt.Sprint("target", i)), Down: i%100 == 0, Since: epoch.Add(time.Hour), Reason: "timeout after 1s"})
+	}
+	data, dropped := Encode(Sheet{Vantage: "v", Epoch: epoch, Verdicts: vs})
+	if dropped != 0 || len(data) > 400<<10 {
+		t.Fatalf("10 000 verdicts: %d bytes, %d dropped", len(data), dropped)
+	}
+	t.Logf("10 000 verdicts: %d bytes (%.1f per verdict)", len(data), float64(len(data))/10_000)
+	for i := range 60_000 {
+		vs = append(vs, Verdict{ID: TargetID(fmt.Sprint("more", i)), Since: epoch})
+	}
+	vs = append(vs, Verdict{ID: 3, Down: true, Since: epoch})
+	data, dropped = Encode(Sheet{Vantage: "v", Epoch: epoch, Verdicts: vs})
+	if dropped == 0 || len(data) > MaxBytes {
+		t.Fatalf("50 000 verdicts: %d bytes, %d dropped", len(data), dropped)
+	}
+	s, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	downs := 0
+	for _, v := range s.Verdicts {
+		if v.Down {
+			downs++
+		}
+	}
+	if downs != 101 || len(s.Verdicts)+dropped != len(vs) {
+		t.Errorf("kept %d verdicts (%d down), dropped %d of %d", len(s.Verdicts), downs, dropped, len(vs))
+	}
+}
+
+func TestQuorum(t *testing.T) {
+	for _, tc := range []struct {
+		q           string
+		down, votes int
+		want        bool
+	}{
+		{"majority", 1, 1, true}, {"majority", 1, 2, false}, {"majority", 2, 3, true}, {"majority", 1, 3, false},
+		{"majority", 2, 4, false}, {"majority", 3, 4, true},
+		{"any", 1, 3, true}, {"any", 0, 3, false},
+		{"all", 2, 3, false}, {"all", 3, 3, true}, {"all", 1, 1, true},
+		{"2", 1, 3, false}, {"2", 2, 3, true}, {"3", 2, 2, true}, {"3", 1, 1, true}, {"3", 1, 2, false},
+	} {
+		q, err := ParseQuorum(tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := q.down(tc.down, tc.votes); got != tc.want {
+			t.Errorf("%s: %d of %d down = %v, want %v", tc.q, tc.down, tc.votes, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "0", "101", "most", "-1"} {
+		if _, err := ParseQuorum(bad); err == nil {
+			t.Errorf("ParseQuorum(%q) accepted", bad)
+		}
+	}
+}
+
+// clock is a settable time for the board.
+type clock struct{ now time.Time }
+
+func newTestBoard(q string, peers ...string) (*Board, *clock) {
+	quorum, _ := ParseQuorum(q)
+	c := &clock{now: time.Unix(1_790_000_000, 0)}
+	b := NewBoard(Config{Self: "a", Peers: peers, Quorum: quorum, StaleAfter: 8 * time.Second})
+	b.now = func() time.Time { return c.now }
+	b.created = c.now
+	return b, c
+}
+
+func sheet(vantage string, epoch time.Time, downs map[uint64]bool) string {
+	var vs []Verdict
+	for id, d := range downs {
+		vs = append(vs, Verdict{ID: id, Down: d, Since: epoch})
+	}
+	data, _ := Encode(Sheet{Vantage: vantage, Epoch: epoch, Verdicts: vs})
+	return data
+}
+
+func TestBoardQuorumAndStaleness(t *testing.T) {
+	b, clk := newTestBoard("majority", "a", "b", "c")
+	epochB, epochC := clk.now.Add(-time.Minute), clk.now.Add(-2*time.Minute)
+	// Nothing known yet: the own probe decides alone.
+	if !b.Down(1, true) || b.Down(1, false) {
+		t.Fatal("without peers the own verdict must decide")
+	}
+	b.Heartbeat("lease b", "b", "b", epochB, clk.now)
+	b.Sheet("cm b", "b", sheet("b", epochB, map[uint64]bool{1: false, 2: true}))
+	b.Heartbeat("lease c", "c", "c", epochC, clk.now)
+	b.Sheet("cm c", "c", sheet("c", epochC, map[uint64]bool{1: false, 2: true}))
+	if !b.Refresh() {
+		t.Fatal("peers became usable: Refresh must say so")
+	}
+	if got := b.Fresh(); len(got) != 2 {
+		t.Fatalf("fresh %v", got)
+	}
+	// A partition seen by a alone: outvoted.
+	if b.Down(1, true) {
+		t.Error("target 1: a sees it down, b and c up: must stay up")
+	}
+	// An outage seen by the others first: down before a's own probe says so.
+	if !b.Down(2, false) {
+		t.Error("target 2: b and c see it down: must be down")
+	}
+	// A target nobody else has an opinion on: own probe.
+	if !b.Down(3, true) {
+		t.Error("target 3: only a votes")
+	}
+	// c's heartbeat goes stale: a and b decide; a tie keeps it up.
+	clk.now = clk.now.Add(5 * time.Second)
+	b.Heartbeat("lease b", "b", "b", epochB, clk.now)
+	clk.now = clk.now.Add(5 * time.Second)
+	if !b.Refresh() {
+		t.Fatal("c went stale: Refresh must say so")
+	}
+	if got := b.Fresh(); len(got) != 1 || got[0] != "b" {
+		t.Fatalf("fresh %v, want [b]", got)
+	}
+	if b.Down(1, true) {
+		t.Error("target 1: 1 down of 2 votes is a tie: stays up")
+	}
+	if !b.Down(2, true) {
+		t.Error("target 2: a and b down")
+	}
+	// b restarts: its new heartbeat with an old sheet does not count.
+	newEpoch := clk.now
+	b.Heartbeat("lease b", "b", "b", newEpoch, clk.now)
+	b.Refresh()
+	if len(b.Fresh()) != 0 || !b.Down(1, true) {
+		t.Error("a sheet of an earlier run must not count")
+	}
+	b.TakeChanged()
+	b.Sheet("cm b", "b", sheet("b", newEpoch, map[uint64]bool{1: false}))
+	if ids := b.TakeChanged(); len(ids) != 1 || ids[0] != 1 {
+		t.Errorf("b's current sheet counts at once: changed %v, want [1]", ids)
+	}
+	if b.Down(1, true) {
+		t.Error("b's current sheet counts again")
+	}
+}
+
+func TestBoardIgnoresBadObjects(t *testing.T) {
+	b, clk := newTestBoard("any", "a", "b")
+	epoch := clk.now
+	b.Heartbeat("lease x", "x", "x", epoch, clk.now) // unknown vantage
+	b.Sheet("cm x", "x", sheet("x", epoch, map[uint64]bool{1: true}))
+	b.Heartbeat("lease b", "b", "b", epoch, clk.now)
+	b.Sheet("cm b", "b", "garbage")
+	b.Sheet("cm b", "b", "garbage") // logged once only
+	b.Sheet("cm b2", "b", sheet("z", epoch, map[uint64]bool{1: true}))
+	b.Refresh()
+	if b.Down(1, false) {
+		t.Error("ignored objects took a member down")
+	}
+	if len(b.logged) != 4 {
+		t.Errorf("complaints %v, want one per bad object", b.logged)
+	}
+	// A valid sheet counts and is signalled.
+	b.Sheet("cm b", "b", sheet("b", epoch, map[uint64]bool{1: true}))
+	if ids := b.TakeChanged(); len(ids) != 1 || ids[0] != 1 {
+		t.Errorf("changed %v", ids)
+	}
+	if !b.Down(1, false) {
+		t.Error("any: b's down verdict takes it down")
+	}
+	if _, ok := b.logged["cm b"]; ok {
+		t.Error("a good object must clear its complaint, so that a later bad one is logged again")
+	}
+	// Its lease deleted: left out at the next Refresh.
+	b.Forget("b", true)
+	b.Refresh()
+	if b.Down(1, false) {
+		t.Error("b without a heartbeat must not vote")
+	}
+}
+
+func TestShortReason(t *testing.T) {
+	if got := shortReason("a\tb\n c"); got != "a b c" {
+		t.Errorf("%q", got)
+	}
+	long := strings.Repeat("é", 30) // 60 bytes
+	if got := shortReason(long); len(got) > MaxReason || len(got)%2 != 0 {
+		t.Errorf("cut a rune: %q", got)
+	}
+}
