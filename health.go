@@ -50,6 +50,7 @@ type memberHealth struct {
 	board     *vantage.Board
 	publisher *kube.Publisher
 	self      string
+	quorum    vantage.Quorum
 }
 
 // siteConnection is a member cluster's link to its API server
@@ -388,7 +389,7 @@ func (h *memberHealth) share(v *vantageConfig, board *vantage.Board) error {
 	if err != nil {
 		return err
 	}
-	h.board, h.publisher, h.self = board, pub, v.name
+	h.board, h.publisher, h.self, h.quorum = board, pub, v.name, v.quorum
 	h.byID = map[uint64]health.Target{}
 	return nil
 }

@@ -3,6 +3,7 @@ package gslb
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -440,3 +441,37 @@ func (g *GSLB) stopStatus() {
 }
 
 var _ status.Provider = (*statusView)(nil)
+
+// quorumInputs are a probed member's per-vantage verdicts when this server
+// shares them (a vantage block): this vantage's own, each fresh peer's, and
+// the quorum's decision, which is what the answers follow. Without a vantage
+// block, or for an unprobed member, there are none.
+func (h *memberHealth) quorumInputs(r model.Record) []status.HealthInput {
+	ownDown, peers, down, ok := h.vantageViews(r)
+	if !ok {
+		return nil
+	}
+	verdict := func(d bool) string {
+		if d {
+			return status.StateDown
+		}
+		return status.StateUp
+	}
+	out := []status.HealthInput{{Input: "vantage " + h.self, Verdict: verdict(ownDown), Detail: "this server's probe"}}
+	names := slices.Sorted(maps.Keys(peers))
+	votesDown := 0
+	if ownDown {
+		votesDown++
+	}
+	for _, n := range names {
+		out = append(out, status.HealthInput{Input: "vantage " + n, Verdict: verdict(peers[n]), Detail: "a peer's published verdict"})
+		if peers[n] {
+			votesDown++
+		}
+	}
+	out = append(out, status.HealthInput{
+		Input: "quorum", Verdict: verdict(down),
+		Detail: fmt.Sprintf("%d of %d voting vantages see it down (health_quorum %s); stale peers do not vote", votesDown, len(names)+1, h.quorum),
+	})
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +26,8 @@ func TestSharedVerdicts(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 
-	h := newMemberHealth(health.Settings{Interval: 50 * time.Millisecond, Timeout: 50 * time.Millisecond, Fall: 1, Rise: 1}, time.Minute, nil)
+	h := newMemberHealth(health.Settings{Interval: 50 * time.Millisecond, Timeout: 50 * time.Millisecond, Fall: 1, Rise: 1,
+		Allowed: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, time.Minute, nil)
 	board := vantage.NewBoard(vantage.Config{Self: "a", Peers: []string{"b", "c"}, Quorum: vantage.Quorum{Kind: vantage.Majority}, StaleAfter: time.Minute})
 	h.board, h.self, h.byID = board, "a", map[uint64]health.Target{}
 	rec := model.Record{FQDN: "app.example.org.", Member: model.Member{Site: "sitea", Addr: netip.MustParseAddr("127.0.0.1")},
@@ -85,6 +87,21 @@ func TestSharedVerdicts(t *testing.T) {
 	}
 	if _, _, _, ok := h.vantageViews(other); ok {
 		t.Error("an unprobed member has no vantage views")
+	}
+	// The status page shows the same views as inputs, the quorum last.
+	h.quorum = vantage.Quorum{Kind: vantage.Majority}
+	var shown []string
+	for _, in := range h.quorumInputs(rec) {
+		shown = append(shown, in.Input+"="+in.Verdict)
+	}
+	if want := []string{"vantage a=down", "vantage b=down", "vantage c=up", "quorum=down"}; !slices.Equal(shown, want) {
+		t.Errorf("status inputs %v, want %v", shown, want)
+	}
+	if in := h.quorumInputs(rec); !strings.Contains(in[len(in)-1].Detail, "2 of 3") || !strings.Contains(in[len(in)-1].Detail, "majority") {
+		t.Errorf("quorum detail %q, want the vote count and the setting", in[len(in)-1].Detail)
+	}
+	if in := h.quorumInputs(other); in != nil {
+		t.Errorf("an unprobed member has vantage inputs %v", in)
 	}
 	if names := h.probedNames(); !slices.Equal(names, []string{"app.example.org."}) {
 		t.Errorf("probed names %v", names)

@@ -18,7 +18,7 @@ import (
 // WaitLimit bounds every Eventually. It is generous on purpose: the machines
 // that run the tests are loaded, and a condition that holds returns at once
 // anyway. Speed goals belong in benchmarks.
-const WaitLimit = 15 * time.Second
+const WaitLimit = 30 * time.Second
 
 // Eventually polls cond until it holds, and fails the test after WaitLimit,
 // naming what it waited for.
