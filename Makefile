@@ -6,7 +6,7 @@ export GOFLAGS
 # staticcheck is pinned and run through the module proxy, so CI needs no install step.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build lab lint test unit e2e demo bench bench-scale clean image manifests test-deploy kubelet-pod
+.PHONY: all build lab lint test unit e2e demo bench bench-scale clean image manifests test-deploy kubelet-pod fuzz chaos
 all: build
 
 ## build: the custom CoreDNS with the gslb plugin, bin/coredns: static
@@ -30,8 +30,26 @@ lint:
 test: lint build lab
 	$(GO) test -race -count=1 ./ ./plugin/...
 	$(GO) test -count=1 ./cmd/...
-	$(GO) test -count=1 -timeout 20m ./test/...
+	$(GO) test -race -count=1 -timeout 20m ./test/...
+	$(MAKE) fuzz FUZZTIME=$(CI_FUZZTIME)
+	$(GO) run ./test/chaos -short -coredns $(BIN)/coredns
 	$(MAKE) test-deploy
+
+## fuzz: each fuzz target for FUZZTIME, one after another (RELIABILITY.md); a crasher
+## lands in the package's testdata/fuzz/<target>/ and becomes a regression test
+FUZZTIME    ?= 60s
+CI_FUZZTIME ?= 5s
+FUZZ_TARGETS := .:FuzzServeDNS .:FuzzCorefile ./plugin/model:FuzzAnnotations \
+	./plugin/amko:FuzzCompile ./plugin/avi:FuzzAviDecode ./plugin/avi:FuzzCredentials
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz: $$fn in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; done
+
+## chaos: bin/coredns on the lab, Avi simulator and probes under load while faults are
+## injected (test/chaos, RELIABILITY.md); about 8 minutes. make test runs -short (about 90 s)
+chaos: build lab
+	$(GO) run ./test/chaos -coredns $(BIN)/coredns
 
 ## image: the OCI image of bin/coredns, as an OCI archive bin/gslb-image.tar (deploy/README.md)
 ##   PLATFORMS="linux/amd64 linux/arm64" builds a multi-arch index; PUSH=1 also pushes it to IMAGE

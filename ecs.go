@@ -13,8 +13,8 @@ import (
 // clientOf returns who the query is for: the EDNS Client Subnet (RFC 7871)
 // when the query carries a usable one, else the source address. The option
 // is returned so the reply can echo it. No allocation on the plain path.
-func clientOf(w dns.ResponseWriter, r *dns.Msg) (policy.Client, *dns.EDNS0_SUBNET) {
-	var ecs *dns.EDNS0_SUBNET
+// ok is false when the option is malformed: the caller answers FORMERR.
+func clientOf(w dns.ResponseWriter, r *dns.Msg) (c policy.Client, ecs *dns.EDNS0_SUBNET, ok bool) {
 	if opt := r.IsEdns0(); opt != nil {
 		for _, o := range opt.Option {
 			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
@@ -23,15 +23,13 @@ func clientOf(w dns.ResponseWriter, r *dns.Msg) (policy.Client, *dns.EDNS0_SUBNE
 			}
 		}
 	}
-	if ecs != nil && ecs.SourceNetmask > 0 {
-		if a, ok := netip.AddrFromSlice(ecs.Address); ok {
-			a = a.Unmap()
-			bits := int(ecs.SourceNetmask)
-			if (ecs.Family == 1 && a.Is4() && bits <= 32) || (ecs.Family == 2 && a.Is6() && bits <= 128) {
-				if p, err := a.Prefix(bits); err == nil {
-					return policy.Client{Addr: p.Addr(), Bits: bits}, ecs
-				}
-			}
+	if ecs != nil {
+		p, valid := ecsPrefix(ecs)
+		if !valid {
+			return c, ecs, false
+		}
+		if p.Bits() > 0 {
+			return policy.Client{Addr: p.Addr(), Bits: p.Bits()}, ecs, true
 		}
 	}
 	// SOURCE PREFIX-LENGTH 0 means "do not use my subnet" (RFC 7871 7.1.2):
@@ -45,7 +43,46 @@ func clientOf(w dns.ResponseWriter, r *dns.Msg) (policy.Client, *dns.EDNS0_SUBNE
 	}
 	addr, _ := netip.AddrFromSlice(ip)
 	addr = addr.Unmap()
-	return policy.Client{Addr: addr, Bits: addr.BitLen()}, ecs
+	return policy.Client{Addr: addr, Bits: addr.BitLen()}, ecs, true
+}
+
+// ecsPrefix checks an ECS option as RFC 7871 section 6 asks of a server:
+// FAMILY, SOURCE PREFIX-LENGTH and ADDRESS must agree, and no ADDRESS bit
+// past the prefix may be set ("SHOULD return FORMERR to reject the
+// packet, as a signal to the software developer making the request to fix
+// their implementation"). miekg/dns already refuses to unpack an unknown
+// family or a prefix longer than the family's address (the server then
+// answers FORMERR before any plugin runs); what reaches us is checked for
+// the rest. The number of ADDRESS octets on the wire cannot be checked
+// here: the unpacked option no longer has it. FAMILY 0 with prefix 0 (what
+// dig sends for +subnet=0) is accepted.
+func ecsPrefix(e *dns.EDNS0_SUBNET) (netip.Prefix, bool) {
+	bits := int(e.SourceNetmask)
+	var a netip.Addr
+	switch e.Family {
+	case 0:
+		// No address octets follow a zero prefix (miekg/dns fills in
+		// 0.0.0.0).
+		return netip.Prefix{}, bits == 0
+	case 1:
+		ip := e.Address.To4()
+		if ip == nil || bits > 32 {
+			return netip.Prefix{}, false
+		}
+		a = netip.AddrFrom4([4]byte(ip))
+	case 2:
+		if len(e.Address) != net.IPv6len || bits > 128 {
+			return netip.Prefix{}, false
+		}
+		a = netip.AddrFrom16([16]byte(e.Address))
+	default:
+		return netip.Prefix{}, false
+	}
+	p := netip.PrefixFrom(a, bits)
+	if p.Masked().Addr() != a {
+		return netip.Prefix{}, false
+	}
+	return p, true
 }
 
 // echoECS adds the client's ECS option to the reply with the scope the

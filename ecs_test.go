@@ -393,3 +393,88 @@ func TestClassifyPrivate(t *testing.T) {
 		t.Errorf("no networks: %t %d", inside, scope)
 	}
 }
+
+// rawECSQuery is a query for app.example.org A whose OPT carries the ECS
+// option exactly as given (family, source prefix, scope, address octets),
+// bypassing miekg/dns's packer, which would mask the address.
+func rawECSQuery(family uint16, source, scope uint8, addr ...byte) []byte {
+	r := new(dns.Msg)
+	r.SetQuestion("app.example.org.", dns.TypeA)
+	r.SetEdns0(1232, false)
+	data := append([]byte{byte(family >> 8), byte(family), source, scope}, addr...)
+	r.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: data}}
+	b, err := r.Pack()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestMalformedECS: an ECS option whose family, prefix and address
+// disagree is answered FORMERR (RFC 7871 section 6), by whichever layer
+// sees it first: miekg/dns's unpacker refuses an unknown family or a
+// prefix longer than the address (CoreDNS's server then answers FORMERR
+// without calling any plugin; test/e2e checks that through the binary),
+// the plugin refuses address bits set past the prefix. Well-formed options
+// next to them still get their answer.
+func TestMalformedECS(t *testing.T) {
+	g := newTestGSLB(t, topologyCorefile)
+	tests := []struct {
+		name   string
+		wire   []byte
+		unpack bool // whether miekg/dns unpacks it (else the server answers)
+		rcode  int
+	}{
+		{"v4 bits past the /24 prefix", rawECSQuery(1, 24, 0, 10, 26, 7, 5), true, dns.RcodeFormatError},
+		{"v4 /0 with an address", rawECSQuery(1, 0, 0, 10), true, dns.RcodeFormatError},
+		{"v4 /25 with the 25th bit and one more", rawECSQuery(1, 25, 0, 10, 26, 7, 0xc0), true, dns.RcodeFormatError},
+		{"v6 bits past the /48 prefix", rawECSQuery(2, 48, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0x26, 0, 1), true, dns.RcodeFormatError},
+		{"v4 prefix 33", rawECSQuery(1, 33, 0, 10, 26, 7, 5), false, 0},
+		{"v6 prefix 129", rawECSQuery(2, 129, 0, 0x20, 1), false, 0},
+		{"family 3", rawECSQuery(3, 8, 0, 10), false, 0},
+		{"family 0 with a prefix", rawECSQuery(0, 8, 0, 10), false, 0},
+		{"option shorter than its header", func() []byte {
+			r := new(dns.Msg)
+			r.SetQuestion("app.example.org.", dns.TypeA)
+			r.SetEdns0(1232, false)
+			r.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: []byte{0, 1}}}
+			b, _ := r.Pack()
+			return b
+		}(), false, 0},
+		// Well-formed: the address is zero past the prefix.
+		{"v4 /24", rawECSQuery(1, 24, 0, 10, 26, 7), true, dns.RcodeSuccess},
+		{"v4 /25", rawECSQuery(1, 25, 0, 10, 26, 7, 0x80), true, dns.RcodeSuccess},
+		{"v6 /48", rawECSQuery(2, 48, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0x26), true, dns.RcodeSuccess},
+		{"family 0, prefix 0 (dig +subnet=0)", rawECSQuery(0, 0, 0), true, dns.RcodeSuccess},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := new(dns.Msg)
+			err := r.Unpack(tc.wire)
+			if !tc.unpack {
+				if err == nil {
+					t.Fatalf("miekg/dns unpacked %v: the plugin must refuse it then", r)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unpack: %v", err)
+			}
+			resp := serve(t, g, r, "192.0.2.1")
+			if resp.Rcode != tc.rcode {
+				t.Fatalf("rcode %s, want %s:\n%v", dns.RcodeToString[resp.Rcode], dns.RcodeToString[tc.rcode], resp)
+			}
+			if resp.Id != r.Id || len(resp.Question) != 1 || resp.Question[0] != r.Question[0] {
+				t.Fatalf("reply does not match the query (id %d, question %v)", resp.Id, resp.Question)
+			}
+			if tc.rcode == dns.RcodeFormatError {
+				if len(resp.Answer) != 0 || resp.IsEdns0() == nil {
+					t.Fatalf("FORMERR must carry no answer and an OPT record:\n%v", resp)
+				}
+				if o := resp.IsEdns0(); len(o.Option) != 0 {
+					t.Fatalf("FORMERR echoes options %v, want none", o.Option)
+				}
+			}
+		})
+	}
+}

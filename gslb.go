@@ -66,6 +66,7 @@ func (g *GSLB) start() error {
 		return err
 	}
 	g.builder.ClaimMetrics()
+	g.takeOver()
 	g.wg.Add(4)
 	go func() {
 		defer g.wg.Done()
@@ -147,6 +148,7 @@ func (g *GSLB) synced() bool {
 // stop ends everything start began; a reload must not leak watches.
 func (g *GSLB) stop() error {
 	g.stopOnce.Do(func() {
+		g.handBack()
 		g.stopStatus()
 		close(g.stopCh)
 		for _, s := range g.sources {
@@ -188,7 +190,11 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 		}
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 	}
-	client, ecs := clientOf(w, r)
+	client, ecs, ok := clientOf(w, r)
+	if !ok {
+		formErr(w, r)
+		return dns.RcodeSuccess, nil
+	}
 	client.Ctx = ctx
 	g.classify(&client)
 	a := t.Lookup(z, qname, state.QType(), client)
@@ -232,4 +238,20 @@ func reply(r *dns.Msg, a *table.Answer, ecs *dns.EDNS0_SUBNET) *dns.Msg {
 		echoECS(m, r, ecs, a.Scope)
 	}
 	return m
+}
+
+// formErr answers FORMERR to a query whose EDNS Client Subnet option is
+// malformed (RFC 7871 section 6). The reply carries an OPT record without
+// options, as RFC 6891 6.1.1 asks of a reply to a query with one: the
+// client learns its EDNS was understood and the option was not.
+func formErr(w dns.ResponseWriter, r *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeFormatError)
+	opt := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	opt.SetUDPSize(dns.MinMsgSize)
+	if ro := r.IsEdns0(); ro != nil {
+		opt.SetUDPSize(max(ro.UDPSize(), dns.MinMsgSize))
+	}
+	m.Extra = []dns.RR{opt}
+	w.WriteMsg(m)
 }

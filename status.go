@@ -336,7 +336,10 @@ func (v *statusView) Explain(name string, qtype uint16, client netip.Prefix) (*s
 		return nil, status.ErrNotServed
 	}
 	r := explainQuery(name, qtype, client)
-	c, ecs := clientOf(nil, r)
+	c, ecs, ok := clientOf(nil, r)
+	if !ok {
+		return nil, fmt.Errorf("client %s: address bits set past the prefix (a query would get FORMERR)", client)
+	}
 	if ecs == nil {
 		return nil, errors.New("internal error: the query for explain carries no client subnet")
 	}

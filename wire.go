@@ -22,6 +22,8 @@ type source interface {
 	// NotSynced is the warning logged when the source has not synced
 	// by the startup timeout: what is missing, and what happens meanwhile.
 	NotSynced(timeout time.Duration) string
+	// KeyPrefix starts the store keys of every object the source sets.
+	KeyPrefix() string
 }
 
 // The sources of the plugin packages, with the warning each gives.
@@ -30,6 +32,10 @@ type (
 	aviSource     struct{ *avi.Source }
 	amkoSource    struct{ *amko.Source }
 )
+
+func (w clusterSource) KeyPrefix() string { return "kube/" + w.Site() + "/" }
+func (a aviSource) KeyPrefix() string     { return avi.KeyPrefix }
+func (a amkoSource) KeyPrefix() string    { return "amko/" }
 
 func (w clusterSource) NotSynced(timeout time.Duration) string {
 	return fmt.Sprintf("Site %s (context %q) has not synced after %s; serving the other sites now, its members will appear when its API server answers",

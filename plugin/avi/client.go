@@ -535,14 +535,7 @@ func collect[T any](ctx context.Context, c *client, path string, pageSize int) (
 			return nil, nil, &Error{Kind: KindMalformed, Op: op, Status: http.StatusOK, Msg: "the answer has no count: it is not an Avi collection"}
 		}
 		total += len(p.Results)
-		for _, raw := range p.Results {
-			var v T
-			if err := decode(op, raw, &v); err != nil {
-				skipped = append(skipped, skippedObject(raw, err))
-				continue
-			}
-			out = append(out, v)
-		}
+		out, skipped = decodeResults(op, p.Results, out, skipped)
 		switch {
 		case p.Next != "":
 			rel, err := relative(p.Next)
@@ -561,6 +554,20 @@ func collect[T any](ctx context.Context, c *client, path string, pageSize int) (
 		}
 		seen[next] = true
 	}
+}
+
+// decodeResults decodes a page's objects one by one onto out; those that
+// do not decode are named in skipped instead.
+func decodeResults[T any](op string, results []json.RawMessage, out []T, skipped []Skipped) ([]T, []Skipped) {
+	for _, raw := range results {
+		var v T
+		if err := decode(op, raw, &v); err != nil {
+			skipped = append(skipped, skippedObject(raw, err))
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, skipped
 }
 
 // skippedObject names an object that failed to decode, as far as its uuid

@@ -635,7 +635,13 @@ func (s *Source) serviceRuntime(ctx context.Context, c *client, uuid string) (*m
 	if err := c.get(ctx, "/api/gslbservice/"+url.PathEscape(uuid)+"/runtime", &raw); err != nil {
 		return nil, err
 	}
-	op := "GET /api/gslbservice/" + uuid + "/runtime"
+	return decodeRuntime("GET /api/gslbservice/"+uuid+"/runtime", raw, s.leader)
+}
+
+// decodeRuntime reads a service's runtime answer: a list (one entry per
+// site's view) or a single object depending on the release. The leader's
+// view is preferred, else the first; nil when there is none.
+func decodeRuntime(op string, raw rawJSON, leader string) (*models.GslbServiceRuntime, error) {
 	var list []*models.GslbServiceRuntime
 	switch raw.first() {
 	case '[':
@@ -657,7 +663,7 @@ func (s *Source) serviceRuntime(ctx context.Context, c *client, uuid string) (*m
 		if rt == nil {
 			continue
 		}
-		if pick == nil || (s.leader != "" && str(rt.ClusterUUID) == s.leader && str(pick.ClusterUUID) != s.leader) {
+		if pick == nil || (leader != "" && str(rt.ClusterUUID) == leader && str(pick.ClusterUUID) != leader) {
 			pick = rt
 		}
 	}

@@ -44,6 +44,9 @@ type Checker struct {
 	wg      sync.WaitGroup      // target goroutines of the current Run
 	sites   map[string]*[2]int  // per site: targets healthy [0], unhealthy [1]
 	flipped map[Target]struct{} // since the last TakeFlipped; bounded by the targets
+	// inherited are the states of the checker a Corefile reload replaced
+	// (Inherit); a target found there starts in its state.
+	inherited map[Target]State
 }
 
 type entry struct {
@@ -96,7 +99,7 @@ func (c *Checker) Sync(targets []Target) {
 		if e == nil {
 			e = c.newEntry(t, now)
 			c.entries[t] = e
-			c.count(t.Site, true, 1)
+			c.count(t.Site, e.st.Healthy, 1)
 			if e.excluded != "" {
 				notProbed = append(notProbed, e)
 			} else if c.running {
@@ -151,7 +154,7 @@ func (c *Checker) Update(add, remove []Target) {
 		e := c.newEntry(t, now)
 		e.gen = c.gen
 		c.entries[t] = e
-		c.count(t.Site, true, 1)
+		c.count(t.Site, e.st.Healthy, 1)
 		if e.excluded != "" {
 			notProbed = append(notProbed, e)
 		} else if c.running {
@@ -213,7 +216,54 @@ func (c *Checker) newEntry(t Target, now time.Time) *entry {
 		e.url = u
 		e.client = c.httpClient(t)
 	}
+	if st, ok := c.inherited[t]; ok {
+		e.st, e.probed = st, true
+		c.markFlipped(t) // not the healthy state a new target has
+	}
 	return e
+}
+
+// markFlipped reports t's state as changed. Called with c.mu held.
+func (c *Checker) markFlipped(t Target) {
+	if c.flipped == nil {
+		c.flipped = map[Target]struct{}{}
+	}
+	c.flipped[t] = struct{}{}
+	select {
+	case c.changed <- struct{}{}:
+	default: // a report is pending already
+	}
+}
+
+// Inherit seeds the targets with the down verdicts of another checker (the
+// one of the instance a Corefile reload replaces): a target it had probed
+// down starts down, as if probed, and comes back only after rise good
+// probes, instead of starting healthy until its first probe. Without it a
+// reload brought a dead member back into the answers for a probe interval.
+// Healthy targets start as usual: their first probe decides at once (had
+// they carried their state, each reload would restart the count of fall
+// failures, and frequent reloads would keep a dead member in).
+func (c *Checker) Inherit(states map[Target]State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inherited = map[Target]State{}
+	for t, st := range states {
+		if st.Probes > 0 && !st.Healthy {
+			c.inherited[t] = st
+		}
+	}
+	for t, e := range c.entries {
+		st, ok := c.inherited[t]
+		if !ok || e.probed || e.excluded != "" {
+			continue
+		}
+		if st.Healthy != e.st.Healthy {
+			c.count(t.Site, e.st.Healthy, -1)
+			c.count(t.Site, st.Healthy, 1)
+			c.markFlipped(t)
+		}
+		e.st, e.probed = st, true
+	}
 }
 
 // remove forgets a target; its goroutine ends promptly (an in-flight probe

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -787,5 +788,55 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > base {
 		t.Errorf("%d goroutines after Run returned, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestInherit: a reloaded instance's checker starts each target the old
+// checker had probed down as down, and brings it back only by the usual
+// hysteresis: a dead member is not answered again until it passes rise
+// probes. Other targets start as usual.
+func TestInherit(t *testing.T) {
+	up := countAccepts(t, "127.0.0.1")
+	a, p := addrPort(t, up.l.Addr())
+	live := Target{Addr: a, Port: p, Proto: TCP, Site: "a"}
+	other := Target{Addr: a, Port: p, Proto: TCP, Site: "b"}
+	unprobed := Target{Addr: a, Port: p, Proto: TCP, Site: "c"}
+	healthy := Target{Addr: a, Port: p, Proto: TCP, Site: "d"}
+
+	c := NewChecker(fast(Settings{Rise: 3}), nil)
+	// other is known to this checker before Inherit (a Sync won the race).
+	c.Sync([]Target{other})
+	c.Inherit(map[Target]State{
+		live:     {Healthy: false, Reason: "HTTP 503", Probes: 7},
+		other:    {Healthy: false, Reason: "HTTP 503", Probes: 7},
+		unprobed: {Healthy: false, Reason: "not probed yet"},
+		healthy:  {Healthy: true, Reason: "connected", Probes: 7},
+	})
+	c.Sync([]Target{live, other, unprobed, healthy})
+	if c.Healthy(live) || c.Healthy(other) {
+		t.Fatalf("inherited down targets start healthy (live %v, other %v)", c.Healthy(live), c.Healthy(other))
+	}
+	if !c.Healthy(unprobed) {
+		t.Fatal("a target the old checker never probed must start as usual (healthy until probed)")
+	}
+	if !c.Healthy(healthy) || c.Snapshot()[healthy].Reason != "not probed yet" {
+		t.Fatal("a healthy target must start as usual: its first probe decides at once")
+	}
+	// Both down targets are reported, so that the table is rebuilt
+	// without them: the one known before Inherit and the one added after.
+	if got := c.TakeFlipped(); len(got) != 2 || !slices.Contains(got, other) || !slices.Contains(got, live) {
+		t.Fatalf("flipped %v, want the two inherited down targets", got)
+	}
+	rec := record(c)
+	run(t, c)
+	// The state each probe left, as recorded when it was taken.
+	ev := rec.waitProbes(t, live, 3)
+	for i, e := range ev[:2] {
+		if !e.ok || e.st.Healthy {
+			t.Fatalf("probe %d: ok %v left healthy %v; want a good probe leaving it down (rise is 3)", i+1, e.ok, e.st.Healthy)
+		}
+	}
+	if !ev[2].st.Healthy {
+		t.Fatal("still down after rise good probes")
 	}
 }

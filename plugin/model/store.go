@@ -22,6 +22,9 @@ type Store struct {
 	// dirty holds the names whose records changed since TakeChanged.
 	dirty   map[string]struct{}
 	changed chan struct{}
+	// carried are the keys whose records an earlier instance published
+	// (Carry) and no source has set since.
+	carried map[string]struct{}
 }
 
 // object is what one key holds: its records, sorted by name, and the
@@ -68,6 +71,7 @@ func (s *Store) SetClaimed(key string, claim Claim, recs []Record) {
 
 func (s *Store) set(key string, recs []Record, claim *Claim) {
 	s.mu.Lock()
+	delete(s.carried, key)
 	old, had := s.objects[key]
 	switch {
 	case len(recs) == 0 && claim == nil && !had:
@@ -160,6 +164,7 @@ func (s *Store) DeletePrefix(prefix string) {
 	for k, old := range s.objects {
 		if strings.HasPrefix(k, prefix) {
 			delete(s.objects, k)
+			delete(s.carried, k)
 			s.reindex(k, old, object{})
 			n++
 		}
@@ -168,6 +173,74 @@ func (s *Store) DeletePrefix(prefix string) {
 	if n > 0 {
 		s.notify()
 	}
+}
+
+// Object is what one key of the store holds: its records and, for a
+// Kubernetes object, its claim (nil for operator sources).
+type Object struct {
+	Records []Record
+	Claim   *Claim
+}
+
+// Snapshot returns every object by key (records and claims shared,
+// read-only): what a reloaded instance carries over.
+func (s *Store) Snapshot() map[string]Object {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]Object, len(s.objects))
+	for k, o := range s.objects {
+		out[k] = Object{Records: o.recs, Claim: o.claim}
+	}
+	return out
+}
+
+// Carry publishes objects that an earlier instance of the plugin had, so
+// that a Corefile reload answers what was known while the new sources
+// list again (or while their API servers are away). Each keeps its claim,
+// so ownership judges it as before, and stays until a source sets its key,
+// or DropCarried removes it once its source has listed everything. Keys
+// already set are left alone.
+func (s *Store) Carry(objects map[string]Object) {
+	s.mu.Lock()
+	if s.carried == nil {
+		s.carried = map[string]struct{}{}
+	}
+	n := 0
+	for k, o := range objects {
+		if _, had := s.objects[k]; had || (len(o.Records) == 0 && o.Claim == nil) {
+			continue
+		}
+		now := object{recs: normalize(o.Records), claim: o.Claim}
+		s.objects[k] = now
+		s.carried[k] = struct{}{}
+		s.reindex(k, object{}, now)
+		n++
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.notify()
+	}
+}
+
+// DropCarried removes the carried objects under prefix that no source has
+// set since: its source has listed everything, so they are gone.
+func (s *Store) DropCarried(prefix string) int {
+	s.mu.Lock()
+	n := 0
+	for k := range s.carried {
+		if strings.HasPrefix(k, prefix) {
+			old := s.objects[k]
+			delete(s.objects, k)
+			delete(s.carried, k)
+			s.reindex(k, old, object{})
+			n++
+		}
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.notify()
+	}
+	return n
 }
 
 // Changed fires (coalesced) after the content changed.

@@ -102,6 +102,52 @@ func TestStoreReportsChangedNames(t *testing.T) {
 	}
 }
 
+// TestStoreCarry: records carried over from an earlier instance answer
+// until a source sets their key (then the source's version stands) or
+// their source has synced without publishing them (DropCarried).
+func TestStoreCarry(t *testing.T) {
+	s := NewStore()
+	s.Set("static", []Record{rec("s.example.org.", "a", "10.0.0.9")})
+	s.TakeChanged()
+	claim := &Claim{Site: "a", Kind: "ingress", Namespace: "ns", Name: "gone", Names: []string{"gone.example.org."}}
+	s.Carry(map[string]Object{
+		"kube/a/ingress/ns/kept":  {Records: []Record{rec("kept.example.org.", "a", "10.0.0.1")}},
+		"kube/a/ingress/ns/gone":  {Records: []Record{rec("gone.example.org.", "a", "10.0.0.2")}, Claim: claim},
+		"avi/uuid-1":              {Records: []Record{rec("avi.example.org.", "a", "10.0.0.3")}},
+		"static":                  {Records: []Record{rec("s.example.org.", "a", "10.0.0.99")}}, // set already: left alone
+		"kube/a/ingress/ns/empty": {},
+	})
+	if p := s.PublishersOf("gone.example.org."); len(p) != 1 || p[0].Claim == nil || p[0].Claim.Namespace != "ns" {
+		t.Fatalf("a carried object must keep its claim (ownership judges it): %+v", p)
+	}
+	if got := len(s.TakeChanged()); got != 3 {
+		t.Fatalf("%d names changed by Carry, want 3", got)
+	}
+	if r := s.RecordsOf("s.example.org."); len(r) != 1 || r[0].Member.Addr.String() != "10.0.0.9" {
+		t.Fatalf("a key already set was overwritten by Carry: %v", r)
+	}
+	s.Set("kube/a/ingress/ns/kept", []Record{rec("kept.example.org.", "a", "10.0.0.5")})
+	if n := s.DropCarried("kube/a/"); n != 1 {
+		t.Fatalf("DropCarried removed %d objects, want 1 (the one not set again)", n)
+	}
+	if r := s.RecordsOf("gone.example.org."); r != nil {
+		t.Fatalf("dropped object still answers %v", r)
+	}
+	if r := s.RecordsOf("kept.example.org."); len(r) != 1 || r[0].Member.Addr.String() != "10.0.0.5" {
+		t.Fatalf("the source's own version must stand: %v", r)
+	}
+	if r := s.RecordsOf("avi.example.org."); len(r) != 1 {
+		t.Fatalf("another source's carried object was dropped: %v", r)
+	}
+	if n := s.DropCarried("kube/a/"); n != 0 {
+		t.Fatalf("a second DropCarried removed %d", n)
+	}
+	s.DeletePrefix("avi/")
+	if n := s.DropCarried("avi/"); n != 0 || s.RecordsOf("avi.example.org.") != nil {
+		t.Fatalf("DeletePrefix left a carried object behind")
+	}
+}
+
 // TestStoreClaims: an object claims the names of its claim and of its
 // records; a claimed name without records still has the object as a
 // publisher (and is reported changed), an unchanged claim is no change, and

@@ -140,6 +140,11 @@ func (b *Builder) Run(stop <-chan struct{}) {
 	}
 }
 
+// Rebuild publishes a table with what changed at once, without waiting
+// for the debounce: a reloaded instance, before it serves, takes over the
+// records of the one it replaces. Only while Run is not running.
+func (b *Builder) Rebuild() { b.rebuild(time.Now()) }
+
 // rebuild applies every change since the last one.
 func (b *Builder) rebuild(now time.Time) { b.build(b.pending(), now) }
 

@@ -5,9 +5,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gslb/gslb/test/lab"
 	"github.com/miekg/dns"
 )
 
@@ -102,4 +104,46 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestReloadDuringOutage: Corefile reloads (SIGUSR1) while a site's API
+// server is away keep answering that site's members, and the other site's:
+// the reloaded instance takes over what the old one knew. Before, every
+// cluster name was NXDOMAIN after a reload until its API server came back
+// (found by test/chaos).
+func TestReloadDuringOutage(t *testing.T) {
+	s := startServer(t, gslbBlock())
+	ns := namespace(t, "reloadout")
+	host := ns + ".gslb.sddc.lab"
+	ingress(t, 1, ns, "web", lab.GSLBLabels(), []string{host}, []string{"172.27.17.70"}, nil)
+	ingress(t, 0, ns, "web", lab.GSLBLabels(), []string{host}, []string{"172.26.17.70"}, nil)
+	s.eventually(host, dns.TypeA, updateBound, "172.26.17.70", "172.27.17.70")
+
+	b := theLab.Clusters[1]
+	b.StopAPIServer()
+	defer func() {
+		if !b.Running() {
+			b.Start(context.Background())
+		}
+	}()
+	for i := range 3 {
+		if err := s.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		// Every answer, right through the reload, has both sites.
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			if got := strings.Join(s.addrs(host, dns.TypeA), ","); got != "172.26.17.70,172.27.17.70" {
+				t.Fatalf("reload %d with site B's API server away: answer %q, want both sites", i+1, got)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if n := strings.Count(s.Log(), "SIGUSR1: Reloading"); n < 3 || strings.Contains(s.Log(), "[ERROR] SIGUSR1") {
+		t.Fatalf("want 3 successful reloads in the log (%d started):\n%s", n, s.Log())
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.eventually(host, dns.TypeA, resumeBound, "172.26.17.70", "172.27.17.70")
 }
