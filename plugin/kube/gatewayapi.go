@@ -191,10 +191,23 @@ func listenerAllows(resource, protocol string) bool {
 	return false
 }
 
-// usesListenerHostname: TCP and UDP routes have no hostnames of their own;
-// they are reached under their listener's hostname.
-func usesListenerHostname(resource string) bool {
+// hostnameless: TCP and UDP routes have no hostnames, and v1 forbids a
+// hostname on TCP and UDP listeners. Their names come from the route's
+// external-dns hostname annotation, as external-dns reads them (and from
+// a listener hostname, should an older CRD or an implementation set one).
+func hostnameless(resource string) bool {
 	return resource == ResourceTCPRoutes || resource == ResourceUDPRoutes
+}
+
+// annotatedHostnames are the names of the external-dns hostname annotation.
+func annotatedHostnames(ann map[string]string) []string {
+	var out []string
+	for _, h := range strings.Split(ann[HostnameAnnotation], ",") {
+		if h = normalHost(h); h != "" && !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // listenerCheck is the default probe of a route's member behind a
@@ -298,8 +311,9 @@ type ParentFilter func(gw *unstructured.Unstructured) bool
 // parentRef narrows the listeners by sectionName (the listener's name) and
 // port; the hostname published is the intersection of the route's and the
 // listener's (a wildcard listener keeps the route's names, a listener name
-// narrows a wildcard route's). TCP and UDP routes take their listeners'
-// hostnames. attached is false when no accepting Gateway with an address
+// narrows a wildcard route's). TCP and UDP routes, which have no
+// hostnames, publish the names of their external-dns hostname annotation
+// through the TCP or UDP listeners they attach to. attached is false when no accepting Gateway with an address
 // lets any hostname through: the route is then simply not a member yet.
 func FromGatewayRoute(resource string, u *unstructured.Unstructured, lookup GatewayLookup, allow ParentFilter, site string, inZone InZone, def *model.Check) (ex Extracted, attached bool) {
 	var r gwRoute
@@ -331,9 +345,10 @@ func FromGatewayRoute(resource string, u *unstructured.Unstructured, lookup Gate
 			}
 			lh := normalHost(str(l.Hostname))
 			var names []string
-			if usesListenerHostname(resource) {
-				if lh != "" {
-					names = []string{lh}
+			if hostnameless(resource) {
+				names = annotatedHostnames(u.GetAnnotations())
+				if lh != "" && !slices.Contains(names, lh) {
+					names = append(names, lh)
 				}
 			} else if len(r.Spec.Hostnames) == 0 {
 				if lh != "" {

@@ -96,7 +96,7 @@ func recs(rs []model.Record) []string {
 
 const twoListeners = `  - {name: web, port: 80, protocol: HTTP, hostname: "*.example.com"}
   - {name: shop, port: 443, protocol: HTTPS, hostname: shop.example.com}
-  - {name: raw, port: 5432, protocol: TCP, hostname: db.example.com}`
+  - {name: raw, port: 5432, protocol: TCP}`
 
 func TestFromGatewayRoute(t *testing.T) {
 	gwA := obj(t, gatewayDoc("gw-a", "  - {type: IPAddress, value: 10.0.0.1}\n  - {value: 2001:db8::1}", twoListeners))
@@ -202,10 +202,20 @@ status:
 			ignored:  1,
 		},
 		{
-			name:     "a TCPRoute takes its TCP listener's hostname and a TCP probe",
+			name:     "a TCPRoute without the hostname annotation has no name",
 			resource: ResourceTCPRoutes,
 			route:    route("  - {name: gw-a, namespace: infra}", "[]", accepted("gw-a", "")),
-			want:     []string{"db.example.com. 10.0.0.1 tcp 5432 ", "db.example.com. 2001:db8::1 tcp 5432 "},
+		},
+		{
+			name:     "a TCPRoute publishes its annotated names through its TCP listener, probed by TCP",
+			resource: ResourceTCPRoutes,
+			route: func() *unstructured.Unstructured {
+				u := route("  - {name: gw-a, namespace: infra}", "[]", accepted("gw-a", ""))
+				u.SetAnnotations(map[string]string{"gslb.io/ttl": "10", HostnameAnnotation: "db.example.com, DB.example.com,replica.example.com"})
+				return u
+			}(),
+			want: []string{"db.example.com. 10.0.0.1 tcp 5432 ", "db.example.com. 2001:db8::1 tcp 5432 ",
+				"replica.example.com. 10.0.0.1 tcp 5432 ", "replica.example.com. 2001:db8::1 tcp 5432 "},
 			attached: true,
 		},
 		{
