@@ -13,6 +13,7 @@ import (
 	"github.com/gslb/gslb/plugin/model"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
@@ -120,6 +121,7 @@ type Watcher struct {
 	dyn        dynamic.Interface
 	served     servedResources
 	crdChecked atomic.Bool // the API server said which it serves
+	forbidden  sync.Map    // kinds whose missing RBAC rule was logged
 	gateways   []cache.SharedIndexInformer
 
 	mu         sync.Mutex
@@ -283,6 +285,14 @@ func (w *Watcher) register(inf cache.SharedIndexInformer, kind string) {
 
 func (w *Watcher) watchErrorHandler(kind string) cache.WatchErrorHandler {
 	return func(_ *cache.Reflector, err error) {
+		if apierrors.IsForbidden(err) {
+			// A missing RBAC rule, maybe from the first list on (when
+			// the message below is not logged): say which, once.
+			if _, seen := w.forbidden.LoadOrStore(kind, true); !seen {
+				log.Errorf("Site %s (context %q): not allowed to list and watch %s: %v; grant list and watch on them (deploy/rbac.yaml)",
+					w.cluster.Site, w.cluster.Context, plural(kind), err)
+			}
+		}
 		w.markDown()
 		if w.connected.Swap(false) {
 			log.Warningf("Site %s (context %q): lost the watch on %s: %v; serving its last known members until it returns",
