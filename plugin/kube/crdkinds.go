@@ -17,7 +17,7 @@ import (
 
 // crdRecheck is how often a cluster is asked again for the kinds it did
 // not serve (their CRDs may be installed later).
-const crdRecheck = 30 * time.Second
+var crdRecheck = 30 * time.Second
 
 // gatewayIndex indexes routes by the Gateways (namespace/name) they name
 // as parents: a Gateway's change re-evaluates exactly its routes.
