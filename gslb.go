@@ -17,6 +17,7 @@ import (
 	"github.com/coredns/coredns/plugin/transfer"
 	"github.com/coredns/coredns/request"
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/owner"
 	"github.com/gslb/gslb/plugin/table"
 	"github.com/miekg/dns"
 )
@@ -31,6 +32,9 @@ type GSLB struct {
 	zones   []string
 	builder *table.Builder
 	store   *model.Store
+	// owners filters the store by name ownership for the builder; its
+	// Conflicts are the objects whose records are not answered.
+	owners  *owner.Judge
 	sources []source // started, stopped and awaited together
 	// private are the networks whose clients get members' own addresses
 	// rather than their public ones (private_networks).
@@ -131,6 +135,7 @@ func (g *GSLB) stop() error {
 		}
 		g.wg.Wait()
 		g.builder.Close()
+		g.owners.Close()
 	})
 	return nil
 }

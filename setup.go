@@ -73,6 +73,7 @@ type config struct {
 	health          healthConfig
 	avi             *avi.Config // nil without an avi block
 	amko            *amkoConfig // nil without an amko line
+	ownership       ownershipConfig
 }
 
 // newConfig is the configuration of a stanza without properties.
@@ -180,6 +181,9 @@ func init() {
 	for name, f := range healthProperties {
 		properties[name] = f
 	}
+	for name, f := range ownerProperties {
+		properties[name] = f
+	}
 }
 
 // known lists a registry's property names for an error message, sorted.
@@ -258,6 +262,9 @@ func (p *parser) finish(file string) error {
 		}
 	}
 	if err := p.checkPolicySites(file, sites); err != nil {
+		return err
+	}
+	if err := p.checkOwnership(file, sites[:len(clusters)]); err != nil {
 		return err
 	}
 	// A forced health check applies to static members too; auto leaves

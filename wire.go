@@ -8,6 +8,7 @@ import (
 	"github.com/gslb/gslb/plugin/avi"
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/owner"
 	"github.com/gslb/gslb/plugin/table"
 )
 
@@ -148,7 +149,12 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		}
 		tcfg.Zones = append(tcfg.Zones, zone)
 	}
-	g.builder = table.NewBuilder(tcfg, store, g.health)
+	// Name ownership sits between the store and the table: records of an
+	// object whose namespace may not publish a name are never probed or
+	// answered. g.owners.Conflicts() and g.owners.OnChange are the seams
+	// for a status page and for events on the objects.
+	g.owners = owner.New(store, cfg.ownership.rules, cfg.ownership.mode)
+	g.builder = table.NewBuilder(tcfg, g.owners, g.health)
 	g.builder.OnBuild = func(t *table.Table, records int) {
 		log.Debugf("Published answer table serial %d: %d records", t.Serial, records)
 		g.requestNotify()

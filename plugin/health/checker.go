@@ -15,7 +15,12 @@ import (
 
 var log = clog.NewWithPlugin("gslb")
 
-const notAllowed = "address outside the allowed prefixes"
+const (
+	notAllowed = "address outside the allowed prefixes"
+	// guarded says why a loopback, link-local or metadata member is not
+	// probed, and how to allow it.
+	guarded = "loopback, link-local or cloud metadata address, which probes contact only when health_targets names its range (e.g. health_targets 127.0.0.0/8)"
+)
 
 // Checker probes a set of targets, each on its own goroutine while Run runs.
 // One goroutine per target keeps the code obvious and removal prompt
@@ -118,6 +123,7 @@ func (c *Checker) Sync(targets []Target) {
 func (c *Checker) logNotProbed(notProbed []*entry) {
 	for _, e := range notProbed {
 		if e.excluded == notAllowed {
+			// The operator fenced probes in on purpose: news, not a fault.
 			log.Infof("Site %s: %s is never probed and counts as healthy: %s", e.t.Site, e.t, e.excluded)
 		} else {
 			log.Warningf("Site %s: %s is never probed and counts as healthy: %s", e.t.Site, e.t, e.excluded)
@@ -181,6 +187,9 @@ func (c *Checker) newEntry(t Target, now time.Time) *entry {
 		e.excluded = "unknown protocol " + t.Proto.String()
 	case !c.s.allowed(t.Addr):
 		e.excluded = notAllowed
+		if c.s.onlyGuarded(t.Addr) {
+			e.excluded = guarded
+		}
 	}
 	if e.excluded != "" {
 		e.st.Reason = "not probed: " + e.excluded

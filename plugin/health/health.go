@@ -105,6 +105,8 @@ type Settings struct {
 	// Allowed, when non-empty, is the only address space ever contacted:
 	// targets outside it are reported healthy and never probed. It lets a
 	// deployment (or a test) fence the prober in, whatever members say.
+	// Guarded ranges (loopback, link-local, metadata) stay closed unless
+	// an Allowed prefix inside them names them, Allowed empty or not.
 	Allowed []netip.Prefix
 }
 
@@ -145,19 +147,76 @@ func (s Settings) withDefaults() Settings {
 	return s
 }
 
+// Guarded are the address ranges a probe never contacts unless Allowed names
+// them: a DNS server running in a cluster must not be talked into probing
+// itself, its node or its cloud's metadata service by whoever can publish a
+// member. They are loopback and "this host" (0.0.0.0 reaches loopback),
+// link-local (with the 169.254.169.254 metadata service of AWS, GCP, Azure
+// and OpenStack), and the metadata addresses outside link-local (AWS's IPv6
+// one, Alibaba Cloud's).
+var Guarded = []netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("::/128"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("fd00:ec2::254/128"),
+	netip.MustParsePrefix("100.100.100.200/32"),
+}
+
 // allowed tells whether addr may be contacted. A v4-mapped v6 address is
-// judged as the v4 address it reaches; the zone does not matter.
+// judged as the v4 address it reaches; the zone does not matter. An address
+// in a Guarded range is contacted only when an Allowed prefix lies inside
+// that range and holds it: naming 127.0.0.0/8 opens loopback, while a wide
+// 0.0.0.0/0 opens every other address but no guarded one.
 func (s *Settings) allowed(addr netip.Addr) bool {
+	a := addr.WithZone("").Unmap()
+	if g, ok := guardedRange(a); ok {
+		for _, p := range s.Allowed {
+			if p.Contains(a) && p.Bits() >= g.Bits() {
+				return true
+			}
+		}
+		return false
+	}
 	if len(s.Allowed) == 0 {
 		return true
 	}
-	a := addr.WithZone("").Unmap()
 	for _, p := range s.Allowed {
 		if p.Contains(a) {
 			return true
 		}
 	}
 	return false
+}
+
+// onlyGuarded tells whether addr, refused, is refused only for lying in a
+// Guarded range: Allowed is empty or holds it in a wider prefix.
+func (s *Settings) onlyGuarded(addr netip.Addr) bool {
+	a := addr.WithZone("").Unmap()
+	if _, ok := guardedRange(a); !ok {
+		return false
+	}
+	if len(s.Allowed) == 0 {
+		return true
+	}
+	for _, p := range s.Allowed {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// guardedRange returns the Guarded range holding a (unmapped), if any.
+func guardedRange(a netip.Addr) (netip.Prefix, bool) {
+	for _, g := range Guarded {
+		if g.Contains(a) {
+			return g, true
+		}
+	}
+	return netip.Prefix{}, false
 }
 
 // StatusRange is an inclusive range of HTTP status codes.

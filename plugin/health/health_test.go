@@ -552,6 +552,73 @@ func TestAllowed(t *testing.T) {
 	}
 }
 
+// TestGuardedDefault: without health_targets, loopback, link-local and
+// metadata addresses are never contacted (they count as healthy, with a
+// reason that names the fix); a prefix naming such a range opens it, a wide
+// one does not.
+func TestGuardedDefault(t *testing.T) {
+	pfx := func(ps ...string) []netip.Prefix {
+		var out []netip.Prefix
+		for _, p := range ps {
+			out = append(out, netip.MustParsePrefix(p))
+		}
+		return out
+	}
+	cases := []struct {
+		allowed []netip.Prefix
+		addr    string
+		want    bool
+	}{
+		{nil, "10.1.2.3", true},
+		{nil, "2001:db8::1", true},
+		{nil, "127.0.0.1", false},
+		{nil, "127.26.17.21", false},
+		{nil, "::1", false},
+		{nil, "::ffff:127.0.0.1", false},
+		{nil, "0.0.0.0", false},
+		{nil, "::", false},
+		{nil, "169.254.169.254", false},
+		{nil, "fe80::1%eth0", false},
+		{nil, "fd00:ec2::254", false},
+		{nil, "100.100.100.200", false},
+		{pfx("0.0.0.0/0", "::/0"), "127.0.0.1", false},
+		{pfx("0.0.0.0/0", "::/0"), "169.254.169.254", false},
+		{pfx("0.0.0.0/0", "::/0"), "fd00:ec2::254", false},
+		{pfx("0.0.0.0/0", "::/0"), "10.1.2.3", true},
+		{pfx("127.0.0.0/8", "::1/128"), "127.0.0.1", true},
+		{pfx("127.0.0.0/8", "::1/128"), "::1", true},
+		{pfx("127.0.0.0/8"), "10.1.2.3", false},
+		{pfx("127.26.0.0/16"), "127.26.17.21", true},
+		{pfx("127.26.0.0/16"), "127.0.0.1", false},
+		{pfx("169.254.0.0/16"), "169.254.169.254", true},
+	}
+	for _, c := range cases {
+		s := Settings{Allowed: c.allowed}
+		if got := s.allowed(netip.MustParseAddr(c.addr)); got != c.want {
+			t.Errorf("health_targets %v: allowed(%s) = %v, want %v", c.allowed, c.addr, got, c.want)
+		}
+	}
+
+	// End to end on a checker with the default settings: never contacted.
+	l := countAccepts(t, "127.99.2.1")
+	a, p := addrPort(t, l.l.Addr())
+	tg := Target{Addr: a, Port: p, Proto: TCP, Site: "guarded"}
+	c := NewChecker(Settings{Interval: 50 * time.Millisecond, Timeout: 500 * time.Millisecond}, nil)
+	c.Sync([]Target{tg})
+	run(t, c)
+	time.Sleep(300 * time.Millisecond)
+	st := c.Snapshot()[tg]
+	if !st.Healthy || st.Probes != 0 || !strings.Contains(st.Reason, "health_targets") {
+		t.Errorf("guarded target: state %+v, want healthy, unprobed, and a reason naming health_targets", st)
+	}
+	if _, err := c.dial(t.Context(), tg); err != errNotAllowed {
+		t.Errorf("dial(%v) = %v, want errNotAllowed", tg, err)
+	}
+	if n := l.accepts.Load(); n != 0 {
+		t.Errorf("a loopback listener was contacted %d times without health_targets", n)
+	}
+}
+
 func TestConcurrencyBound(t *testing.T) {
 	const limit = 3
 	var inflight, peak atomic.Int64

@@ -166,8 +166,9 @@ func (g *globalNames) rebuild() bool {
 
 func anyName(string) bool { return true }
 
-// rename publishes an object's records under the global names of their
-// hosts; records of a host without one are dropped (counted as ignored).
+// rename publishes an object's records, and claims its names, under the
+// global names of their hosts; records of a host without one are dropped
+// (counted as ignored).
 func (g *globalNames) rename(ex *Extracted) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
@@ -189,4 +190,10 @@ func (g *globalNames) rename(ex *Extracted) {
 	}
 	ex.Records = out
 	ex.Ignored += len(dropped)
+	// The object claims the global names of its hosts, members or not.
+	var names []string
+	for _, local := range ex.Names {
+		names = append(names, g.byLocal[local].names...)
+	}
+	ex.Names = names
 }

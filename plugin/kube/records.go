@@ -23,6 +23,9 @@ type InZone func(fqdn string) bool
 // Extracted is what one object contributes.
 type Extracted struct {
 	Records []model.Record
+	// Names are the hosts inside a served zone that the object names,
+	// members or not: what it claims under name ownership.
+	Names []string
 	// Ignored counts hosts that lie outside every served zone (or are not
 	// valid names); they are counted, not logged, to keep logs quiet.
 	Ignored int
@@ -206,6 +209,7 @@ func extract(hosts []string, membersOf func(fqdn string) []model.Member, inZone 
 			continue
 		}
 		seen[fqdn] = true
+		out.Names = append(out.Names, fqdn)
 		// One record per probe: the table merges them by address, and
 		// a member answers only while every one of them passes.
 		var checks []model.Check

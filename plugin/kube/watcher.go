@@ -337,6 +337,7 @@ func (w *Watcher) update(kind string, obj any) {
 func (w *Watcher) evaluate(kind string, obj any) {
 	var ex Extracted
 	var ns string
+	var meta metav1.Object
 	var backends []string
 	publish := true
 	inZone := w.opts.InZone
@@ -347,12 +348,12 @@ func (w *Watcher) evaluate(kind string, obj any) {
 	}
 	switch o := obj.(type) {
 	case *networkingv1.Ingress:
-		ns, backends = o.Namespace, BackendServices(o)
+		ns, meta, backends = o.Namespace, o, BackendServices(o)
 		if publish = w.publishes(ns, o.Labels); publish {
 			ex = FromIngress(o, w.cluster.Site, inZone, w.opts.DefaultCheck)
 		}
 	case *corev1.Service:
-		ns, backends = o.Namespace, []string{o.Name}
+		ns, meta, backends = o.Namespace, o, []string{o.Name}
 		if publish = w.publishes(ns, o.Labels); publish {
 			ex = FromService(o, w.cluster.Site, inZone, w.opts.DefaultCheck)
 		}
@@ -402,7 +403,10 @@ func (w *Watcher) evaluate(kind string, obj any) {
 		}
 	}
 	w.reportErrors(key, ex.Errors)
-	w.store.Set(key, ex.Records)
+	// The object claims its names for its namespace (name ownership), the
+	// names it has members for and those still waiting for a VIP alike.
+	w.store.SetClaimed(key, model.Claim{Site: w.cluster.Site, Kind: kind, Namespace: ns, Name: meta.GetName(),
+		Created: meta.GetCreationTimestamp().Time, Names: ex.Names}, ex.Records)
 	w.setIgnored(key, ex.Ignored)
 	w.sawEvent()
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/test/testutil"
@@ -75,4 +76,37 @@ func TestWatcherOnFakeClientset(t *testing.T) {
 
 	down.Store(false) // the next probe, at most probeInterval away, reconnects
 	testutil.Eventually(t, "the reconnect", func() bool { return w.DisconnectedSince().IsZero() })
+}
+
+// TestWatcherClaims: an object claims its in-zone hosts for its namespace,
+// with its creationTimestamp, before it has a VIP (so that name ownership
+// holds the name meanwhile); a host outside the zones is not claimed, and
+// a deleted object claims nothing.
+func TestWatcherClaims(t *testing.T) {
+	created := metav1.NewTime(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	ing := ingress([]string{"wait.example.org", "elsewhere.example.net"}, nil)
+	ing.Labels = map[string]string{"app": "gslb"}
+	ing.CreationTimestamp = created
+	client := fake.NewClientset(ing)
+	store := model.NewStore()
+	w := newWatcher(Cluster{Site: "sitea", Context: "ctx-a"}, Options{
+		Selector: "app=gslb", Ingresses: true, InZone: inExampleOrg,
+	}, store, client, func(context.Context) error { return nil })
+	w.Start()
+	t.Cleanup(w.Stop)
+
+	testutil.Eventually(t, "the claim of a host without a VIP", func() bool { return len(store.PublishersOf("wait.example.org.")) == 1 })
+	p := store.PublishersOf("wait.example.org.")[0]
+	want := model.Claim{Site: "sitea", Kind: "ingress", Namespace: "shop", Name: "web", Created: created.Time, Names: []string{"wait.example.org."}}
+	if p.Claim == nil || !p.Claim.Equal(&want) || len(p.Records) != 0 {
+		t.Fatalf("publisher %+v, want the claim %+v without records", p, want)
+	}
+	if got := store.PublishersOf("elsewhere.example.net."); got != nil {
+		t.Errorf("a host outside the zones is claimed: %+v", got)
+	}
+
+	if err := client.NetworkingV1().Ingresses("shop").Delete(context.Background(), "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the claim's release", func() bool { return store.PublishersOf("wait.example.org.") == nil })
 }

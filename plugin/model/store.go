@@ -11,59 +11,87 @@ import (
 // that an update to one object replaces exactly its own records in O(1).
 // Sources write; the table builder takes the names that changed after
 // Changed fires and reads the records of just those names (TakeChanged,
-// RecordsOf), so a change costs in proportion to its own size.
+// RecordsOf, or PublishersOf through an ownership filter), so a change costs
+// in proportion to its own size.
 type Store struct {
 	mu      sync.Mutex
-	objects map[string][]Record
-	// byName indexes the objects that publish records of each name, so
-	// that RecordsOf does not scan every object.
+	objects map[string]object
+	// byName indexes the objects that publish records of each name, or
+	// claim it, so that RecordsOf does not scan every object.
 	byName map[string][]string
 	// dirty holds the names whose records changed since TakeChanged.
 	dirty   map[string]struct{}
 	changed chan struct{}
 }
 
+// object is what one key holds: its records, sorted by name, and the
+// claim of the Kubernetes object behind them (nil for operator sources).
+type object struct {
+	recs  []Record
+	claim *Claim
+}
+
 // NewStore returns an empty store.
 func NewStore() *Store {
 	return &Store{
-		objects: map[string][]Record{},
+		objects: map[string]object{},
 		byName:  map[string][]string{},
 		dirty:   map[string]struct{}{},
 		changed: make(chan struct{}, 1),
 	}
 }
 
-// Set replaces the records of object key. An empty recs removes the object.
-// Readers are only notified when something actually changed, so resyncs and
-// status updates that do not touch addresses cost no table rebuild.
-func (s *Store) Set(key string, recs []Record) {
+// Set replaces the records of object key, which no namespace owns (an
+// operator-configured source). An empty recs removes the object. Readers
+// are only notified when something actually changed, so resyncs and status
+// updates that do not touch addresses cost no table rebuild.
+func (s *Store) Set(key string, recs []Record) { s.set(key, normalize(recs), nil) }
+
+// SetClaimed replaces the records of object key, published by the
+// Kubernetes object that claim describes; the claim's names and the
+// records' names together are the names the object claims. An object that
+// claims no name and has no records is removed.
+func (s *Store) SetClaimed(key string, claim Claim, recs []Record) {
 	recs = normalize(recs)
+	names := slices.Clone(claim.Names)
+	for name := range namesOf(recs) {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	claim.Names = slices.Compact(names)
+	if len(claim.Names) == 0 {
+		s.set(key, nil, nil)
+		return
+	}
+	s.set(key, recs, &claim)
+}
+
+func (s *Store) set(key string, recs []Record, claim *Claim) {
 	s.mu.Lock()
 	old, had := s.objects[key]
 	switch {
-	case len(recs) == 0 && !had:
+	case len(recs) == 0 && claim == nil && !had:
 		s.mu.Unlock()
 		return
-	case len(recs) == 0:
+	case len(recs) == 0 && claim == nil:
 		delete(s.objects, key)
-	case had && slices.Equal(old, recs):
+	case had && slices.Equal(old.recs, recs) && old.claim.Equal(claim):
 		s.mu.Unlock()
 		return
 	default:
-		s.objects[key] = recs
+		s.objects[key] = object{recs: recs, claim: claim}
 	}
-	s.reindex(key, old, recs)
+	s.reindex(key, old, object{recs: recs, claim: claim})
 	s.mu.Unlock()
 	s.notify()
 }
 
-// reindex moves key from the names of old to the names of recs and marks
-// both as changed. Records are sorted by name, so each name is one run.
-// Called with s.mu held.
-func (s *Store) reindex(key string, old, recs []Record) {
-	for name := range names(old) {
+// reindex moves key from the names of old to the names of now and marks
+// both as changed. Called with s.mu held.
+func (s *Store) reindex(key string, old, now object) {
+	for name := range old.names() {
 		s.dirty[name] = struct{}{}
-		if !hasName(recs, name) {
+		if !now.has(name) {
 			keys := s.byName[name]
 			if i := slices.Index(keys, key); i >= 0 {
 				keys = slices.Delete(keys, i, i+1)
@@ -75,16 +103,34 @@ func (s *Store) reindex(key string, old, recs []Record) {
 			}
 		}
 	}
-	for name := range names(recs) {
+	for name := range now.names() {
 		s.dirty[name] = struct{}{}
-		if !hasName(old, name) {
+		if !old.has(name) {
 			s.byName[name] = append(s.byName[name], key)
 		}
 	}
 }
 
-// names yields the distinct FQDNs of sorted records.
-func names(recs []Record) func(func(string) bool) {
+// names yields the distinct names of the object: the claimed ones (which
+// include those of its records) or, without a claim, those of its records.
+func (o object) names() func(func(string) bool) {
+	if o.claim != nil {
+		return slices.Values(o.claim.Names)
+	}
+	return namesOf(o.recs)
+}
+
+// has tells whether the object publishes or claims name.
+func (o object) has(name string) bool {
+	if o.claim != nil {
+		_, ok := slices.BinarySearch(o.claim.Names, name)
+		return ok
+	}
+	return hasName(o.recs, name)
+}
+
+// namesOf yields the distinct FQDNs of sorted records.
+func namesOf(recs []Record) func(func(string) bool) {
 	return func(yield func(string) bool) {
 		for i, r := range recs {
 			if i > 0 && recs[i-1].FQDN == r.FQDN {
@@ -114,7 +160,7 @@ func (s *Store) DeletePrefix(prefix string) {
 	for k, old := range s.objects {
 		if strings.HasPrefix(k, prefix) {
 			delete(s.objects, k)
-			s.reindex(k, old, nil)
+			s.reindex(k, old, object{})
 			n++
 		}
 	}
@@ -148,23 +194,64 @@ func (s *Store) TakeChanged() []string {
 }
 
 // RecordsOf returns the sorted, de-duplicated records of one name, merged
-// over every object that publishes it; nil when none does.
+// over every object that publishes it, whoever owns it; nil when none does.
 func (s *Store) RecordsOf(name string) []Record {
 	s.mu.Lock()
 	var all []Record
 	for _, key := range s.byName[name] {
-		recs := s.objects[key]
-		i, _ := slices.BinarySearchFunc(recs, name, func(r Record, n string) int { return strings.Compare(r.FQDN, n) })
-		for ; i < len(recs) && recs[i].FQDN == name; i++ {
-			all = append(all, recs[i])
-		}
+		all = append(all, recordsOf(s.objects[key].recs, name)...)
 	}
 	s.mu.Unlock()
-	if len(all) == 0 {
+	return Merge(all)
+}
+
+// PublishersOf returns every object that publishes or claims name, in no
+// particular order, for an ownership filter to choose from.
+func (s *Store) PublishersOf(name string) []Publisher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := s.byName[name]
+	if len(keys) == 0 {
 		return nil
 	}
-	slices.SortFunc(all, Record.Compare)
-	return slices.Compact(all)
+	out := make([]Publisher, len(keys))
+	for i, key := range keys {
+		o := s.objects[key]
+		out[i] = Publisher{Key: key, Claim: o.claim, Records: recordsOf(o.recs, name)}
+	}
+	return out
+}
+
+// Names returns every name some object publishes or claims, in no
+// particular order.
+func (s *Store) Names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.byName))
+	for name := range s.byName {
+		out = append(out, name)
+	}
+	return out
+}
+
+// recordsOf returns the run of sorted recs whose name is name.
+func recordsOf(recs []Record, name string) []Record {
+	i, _ := slices.BinarySearchFunc(recs, name, func(r Record, n string) int { return strings.Compare(r.FQDN, n) })
+	j := i
+	for j < len(recs) && recs[j].FQDN == name {
+		j++
+	}
+	return recs[i:j:j]
+}
+
+// Merge sorts and de-duplicates the records of one name gathered from
+// several objects, in place; nil when there are none.
+func Merge(recs []Record) []Record {
+	if len(recs) == 0 {
+		return nil
+	}
+	slices.SortFunc(recs, Record.Compare)
+	return slices.Compact(recs)
 }
 
 // Records returns a sorted, de-duplicated copy of all records: one per
@@ -172,12 +259,12 @@ func (s *Store) RecordsOf(name string) []Record {
 func (s *Store) Records() []Record {
 	s.mu.Lock()
 	n := 0
-	for _, r := range s.objects {
-		n += len(r)
+	for _, o := range s.objects {
+		n += len(o.recs)
 	}
 	all := make([]Record, 0, n)
-	for _, r := range s.objects {
-		all = append(all, r...)
+	for _, o := range s.objects {
+		all = append(all, o.recs...)
 	}
 	s.mu.Unlock()
 	return normalize(all)

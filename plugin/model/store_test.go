@@ -101,3 +101,45 @@ func TestStoreReportsChangedNames(t *testing.T) {
 		t.Fatalf("index keeps %v after deleting everything", s.byName)
 	}
 }
+
+// TestStoreClaims: an object claims the names of its claim and of its
+// records; a claimed name without records still has the object as a
+// publisher (and is reported changed), an unchanged claim is no change, and
+// a claim without names removes the object.
+func TestStoreClaims(t *testing.T) {
+	s := NewStore()
+	claim := Claim{Site: "a", Kind: "ingress", Namespace: "shop", Name: "web", Names: []string{"wait."}}
+	s.SetClaimed("k", claim, []Record{rec("x.", "a", "10.0.0.1")})
+	if got := s.TakeChanged(); len(got) != 2 {
+		t.Fatalf("changed %q, want x. and wait.", got)
+	}
+	p := s.PublishersOf("wait.")
+	if len(p) != 1 || p[0].Key != "k" || p[0].Claim == nil || len(p[0].Records) != 0 || !slices.Equal(p[0].Claim.Names, []string{"wait.", "x."}) {
+		t.Fatalf("PublishersOf(wait.) = %+v, want k's claim of wait. and x. without records", p)
+	}
+	if p := s.PublishersOf("x."); len(p) != 1 || len(p[0].Records) != 1 {
+		t.Fatalf("PublishersOf(x.) = %+v, want k with its record", p)
+	}
+	s.SetClaimed("k", claim, []Record{rec("x.", "a", "10.0.0.1")})
+	if got := s.TakeChanged(); got != nil {
+		t.Fatalf("an unchanged claim changed %q", got)
+	}
+	s.Set("static", []Record{rec("x.", "s", "10.0.0.9")})
+	names := s.Names()
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"wait.", "x."}) {
+		t.Fatalf("Names() = %q", names)
+	}
+	s.TakeChanged()
+	claim.Names = nil
+	s.SetClaimed("k", claim, nil)
+	if got := s.TakeChanged(); len(got) != 2 {
+		t.Fatalf("removing the claim changed %q, want x. and wait.", got)
+	}
+	if p := s.PublishersOf("wait."); p != nil {
+		t.Fatalf("wait. still published by %+v", p)
+	}
+	if p := s.PublishersOf("x."); len(p) != 1 || p[0].Claim != nil {
+		t.Fatalf("PublishersOf(x.) = %+v, want the static object only", p)
+	}
+}

@@ -26,11 +26,25 @@ type Health interface {
 	Up(r model.Record) bool
 }
 
+// Source is where the builder reads records: a model.Store, or a filter in
+// front of one (name ownership) that answers for each name what may be
+// published of it.
+type Source interface {
+	// Changed fires (coalesced) after names changed; TakeChanged returns
+	// them and forgets them.
+	Changed() <-chan struct{}
+	TakeChanged() []string
+	// RecordsOf returns the sorted, de-duplicated records of one name.
+	RecordsOf(name string) []model.Record
+	// Names returns every name with records (or that might have some).
+	Names() []string
+}
+
 // Builder keeps the published table in step with a store and with health.
 // It applies each change to the names it touches (see the package doc).
 type Builder struct {
 	cfg    Config
-	store  *model.Store
+	store  Source
 	health Health
 	notify chan struct{}
 	cur    atomic.Pointer[Table]
@@ -49,7 +63,7 @@ type Builder struct {
 // NewBuilder compiles the store's current content at once, so that a table
 // (at least the apex) exists before the first query. health may be nil: then
 // every member is up.
-func NewBuilder(cfg Config, store *model.Store, health Health) *Builder {
+func NewBuilder(cfg Config, store Source, health Health) *Builder {
 	b := &Builder{cfg: cfg, store: store, health: health, notify: make(chan struct{}, 1), touched: map[string]struct{}{}}
 	st, empty := newState(&b.cfg)
 	b.st = st
@@ -58,15 +72,11 @@ func NewBuilder(cfg Config, store *model.Store, health Health) *Builder {
 	// Everything in the store is new to this builder; names marked
 	// changed meanwhile are applied again by Run, which is harmless.
 	store.TakeChanged()
-	recs := store.Records()
 	u := update{recs: map[string][]model.Record{}}
-	for i := 0; i < len(recs); {
-		j := i + 1
-		for j < len(recs) && recs[j].FQDN == recs[i].FQDN {
-			j++
+	for _, name := range store.Names() {
+		if recs := store.RecordsOf(name); recs != nil {
+			u.recs[name] = recs
 		}
-		u.recs[recs[i].FQDN] = recs[i:j:j]
-		i = j
 	}
 	b.build(u, now)
 	return b

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,6 +103,8 @@ func TestSchemaRejects(t *testing.T) {
 		{"gslb: {amko: {enabled: true}}", `/gslb/amko`},
 		{"gslb: {avi: {enabled: true, controller: \"http://avi\"}}", `/gslb/avi/controller`},
 		{"gslb: {health: {interval: fast}}", `/gslb/health/interval`},
+		{"gslb: {ownership: strict}", `/gslb/ownership`},
+		{"gslb: {owners: {payroll.gslb.sddc.lab: [Payroll]}}", `/gslb/owners/payroll.gslb.sddc.lab/0`},
 		{"image: {digest: latest}", `/image/digest`},
 		{"ports: {dns: 70000}", `/ports/dns`},
 	} {
@@ -281,6 +284,17 @@ func gslbStanza(corefile string) []string {
 		}
 	}
 	return lines
+}
+
+// Ownership values become ownership and owner lines of the gslb stanza.
+func TestOwnershipValues(t *testing.T) {
+	cm := chart.Find(render(t, `gslb: {ownership: first_claim, owners: {"*.payroll.gslb.sddc.lab": [sitea/payroll, payroll-prod]}}`), "ConfigMap", "gslb")
+	lines := gslbStanza(must(unstructured.NestedString(cm.Object, "data", "Corefile")))
+	for _, want := range []string{"ownership first_claim", "owner *.payroll.gslb.sddc.lab sitea/payroll payroll-prod"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("the gslb stanza has no %q line:\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
 }
 
 // The chart's ClusterRole grants exactly deploy/rbac.yaml's rules.

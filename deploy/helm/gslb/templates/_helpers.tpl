@@ -104,6 +104,12 @@ gslb-config-secret) or the chart's. */}}
 {{- with $g.namespaces }}
         namespaces {{ join " " . }}
 {{- end }}
+{{- with $g.ownership }}
+        ownership {{ . }}
+{{- end }}
+{{- range $name, $owners := $g.owners }}
+        owner {{ $name }} {{ join " " $owners }}
+{{- end }}
 {{- if $g.customGlobalFqdn }}
         custom_global_fqdn
 {{- end }}
