@@ -242,6 +242,7 @@ func (w *Watcher) trimCRD(kind string) cache.TransformFunc {
 		out.SetUID(u.GetUID())
 		out.SetResourceVersion(u.GetResourceVersion())
 		out.SetGeneration(u.GetGeneration())
+		out.SetCreationTimestamp(u.GetCreationTimestamp()) // name ownership: the first claim
 		out.SetLabels(u.GetLabels())
 		if ann := u.GetAnnotations(); len(ann) > 0 {
 			delete(ann, lastApplied)

@@ -283,7 +283,10 @@ type memberCheck struct {
 type routeTargets struct {
 	names   []string
 	members map[string][]memberCheck
-	// attached: at least one accepted parent Gateway with an address has
+	// claimed are the names the object gives itself (a route's
+	// hostnames), members or not: what it claims under name ownership.
+	claimed []string
+	// attached: at least one accepting parent Gateway with an address has
 	// a listener the route's hostnames may use.
 	attached bool
 }
@@ -313,8 +316,9 @@ type ParentFilter func(gw *unstructured.Unstructured) bool
 // listener's (a wildcard listener keeps the route's names, a listener name
 // narrows a wildcard route's). TCP and UDP routes, which have no
 // hostnames, publish the names of their external-dns hostname annotation
-// through the TCP or UDP listeners they attach to. attached is false when no accepting Gateway with an address
-// lets any hostname through: the route is then simply not a member yet.
+// through the TCP or UDP listeners they attach to. attached is false when
+// no accepting Gateway with an address lets any hostname through: the route
+// is then simply not a member yet.
 func FromGatewayRoute(resource string, u *unstructured.Unstructured, lookup GatewayLookup, allow ParentFilter, site string, inZone InZone, def *model.Check) (ex Extracted, attached bool) {
 	var r gwRoute
 	if err := decode(u, &r); err != nil {
@@ -322,6 +326,13 @@ func FromGatewayRoute(resource string, u *unstructured.Unstructured, lookup Gate
 	}
 	ns := u.GetNamespace()
 	var t routeTargets
+	if hostnameless(resource) {
+		t.claimed = annotatedHostnames(u.GetAnnotations())
+	} else {
+		for _, h := range r.Spec.Hostnames {
+			t.claimed = append(t.claimed, normalHost(h))
+		}
+	}
 	for _, p := range r.Spec.ParentRefs {
 		k := p.key(ns)
 		if !k.isGateway() || !r.accepted(ns, k) {
@@ -377,13 +388,21 @@ func FromGatewayRoute(resource string, u *unstructured.Unstructured, lookup Gate
 }
 
 // extractTargets applies zones and the object's gslb.io annotations to
-// targets, as extract does for Ingresses and Services.
+// targets, as extract does for Ingresses and Services. The names an object
+// claims are counted and claimed even while it publishes nothing for them;
+// a claimed wildcard is neither (a listener may still narrow it to a name).
 func extractTargets(t *routeTargets, inZone InZone, ann map[string]string) Extracted {
 	var out Extracted
 	overrides, spec, errs := model.ParseAnnotations(ann)
 	out.Errors, out.Check = errs, spec
 	seen := map[string]bool{}
-	for _, name := range t.names {
+	names := slices.Clone(t.names)
+	for _, c := range t.claimed {
+		if !strings.Contains(c, "*") && !slices.Contains(names, c) {
+			names = append(names, c)
+		}
+	}
+	for _, name := range names {
 		fqdn, ok := model.HostName(name)
 		if !ok || !inZone(fqdn) {
 			out.Ignored++
@@ -393,6 +412,7 @@ func extractTargets(t *routeTargets, inZone InZone, ann map[string]string) Extra
 			continue
 		}
 		seen[fqdn] = true
+		out.Names = append(out.Names, fqdn)
 		var recs []model.Record
 		for _, mc := range t.members[name] {
 			rec := model.Record{FQDN: fqdn, Member: mc.member, Overrides: overrides}

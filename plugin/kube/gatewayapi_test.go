@@ -164,12 +164,13 @@ status:
 			route:    route("  - {name: gw-a, namespace: infra, sectionName: shop}", "[shop.example.com]", accepted("gw-a", ", sectionName: web")),
 		},
 		{
-			name:     "port narrows: 80 only, the wildcard listener keeps the route's names it matches",
+			name:     "port narrows: 80 only, the wildcard listener keeps the route's names it matches; names outside the zones are counted",
 			resource: ResourceHTTPRoutes,
 			route:    route("  - {name: gw-a, namespace: infra, port: 80}", `[a.example.com, b.c.example.com, x.example.org]`, accepted("gw-a", ", port: 80")),
 			want: []string{"a.example.com. 10.0.0.1 http 80 /", "a.example.com. 2001:db8::1 http 80 /",
 				"b.c.example.com. 10.0.0.1 http 80 /", "b.c.example.com. 2001:db8::1 http 80 /"},
 			attached: true,
+			ignored:  1,
 		},
 		{
 			name:     "a listener without hostname allows every name; names outside the zones are counted",
@@ -244,11 +245,18 @@ status:
 		})
 	}
 
+	// A route waiting for its Gateway's address claims its names already
+	// (name ownership), publishing nothing.
+	ex, attached := FromGatewayRoute(ResourceHTTPRoutes, route("  - {name: gw-new, namespace: infra}", `[app.example.com, "*.example.com"]`, accepted("gw-new", "")), lookup, nil, "sitea", inExample, nil)
+	if attached || len(ex.Records) != 0 || !slices.Equal(ex.Names, []string{"app.example.com."}) || ex.Ignored != 0 {
+		t.Errorf("waiting route: attached %v, records %v, names %v, ignored %d", attached, ex.Records, ex.Names, ex.Ignored)
+	}
+
 	// The parent filter (selection on Gateways) drops a Gateway as if it
 	// had not accepted the route.
 	r := route("  - {name: gw-a, namespace: infra}\n  - {name: gw-b, namespace: infra}", "[app.example.com]", accepted("gw-a", "")+"\n"+accepted("gw-b", ""))
 	onlyB := func(gw *unstructured.Unstructured) bool { return gw.GetName() == "gw-b" }
-	ex, _ := FromGatewayRoute(ResourceHTTPRoutes, r, lookup, onlyB, "sitea", inExample, nil)
+	ex, _ = FromGatewayRoute(ResourceHTTPRoutes, r, lookup, onlyB, "sitea", inExample, nil)
 	if got := recs(ex.Records); !slices.Equal(got, []string{"app.example.com. CNAME lb.cloud.example.net. none 0 "}) {
 		t.Errorf("selection on Gateways: %v", got)
 	}
@@ -340,6 +348,10 @@ status:
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ex, attached := FromOpenShiftRoute(route(c.spec, c.ingress), c.domain, "sitea", inExample, nil)
+			// Its host is claimed (name ownership) admitted or not.
+			if strings.Contains(c.spec, "host: app.example.com") && !slices.Equal(ex.Names, []string{"app.example.com."}) {
+				t.Errorf("claimed names %v, want [app.example.com.]", ex.Names)
+			}
 			if got := recs(ex.Records); !slices.Equal(got, c.want) {
 				t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
 			}

@@ -358,7 +358,7 @@ func (w *Watcher) evaluate(kind string, obj any) {
 			ex = FromService(o, w.cluster.Site, inZone, w.opts.DefaultCheck)
 		}
 	case *unstructured.Unstructured:
-		ns = o.GetNamespace()
+		ns, meta = o.GetNamespace(), o
 		var attached bool
 		switch {
 		case kind == ResourceOpenShiftRoutes:
