@@ -29,6 +29,7 @@ lint:
 ## test: lint, unit tests, then end-to-end tests against real kube-apiservers
 test: lint build lab
 	$(GO) test -race -count=1 ./ ./plugin/...
+	$(GO) test -count=1 ./cmd/...
 	$(GO) test -count=1 -timeout 20m ./test/...
 	$(MAKE) test-deploy
 
@@ -65,7 +66,7 @@ test-deploy: image
 	$(TOOLS) vet ./...
 	$(TOOLS) test -count=1 -timeout 15m ./...
 
-## demo: two clusters on loopback, the onlineshop seed, CoreDNS on 127.0.0.1:$(DNS_PORT) (DEMO_SECONDS=N stops after N s)
+## demo: two clusters on loopback, the onlineshop seed, CoreDNS on 127.0.0.1:$(DNS_PORT), the status page on 127.0.0.1:8282 (STATUS_PORT) (DEMO_SECONDS=N stops after N s)
 demo: build lab
 	bash test/demo/demo.sh
 

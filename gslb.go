@@ -18,6 +18,7 @@ import (
 	"github.com/coredns/coredns/request"
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/owner"
+	"github.com/gslb/gslb/plugin/policy"
 	"github.com/gslb/gslb/plugin/table"
 	"github.com/miekg/dns"
 )
@@ -45,6 +46,12 @@ type GSLB struct {
 	// there is one: it tells the secondaries about new serials.
 	xfer     *transfer.Transfer
 	notifyCh chan struct{}
+	// statusAddr is the status listener's address ("" when off); status
+	// is what the stanza shows there.
+	statusAddr string
+	status     *statusView
+	hasStatic  bool
+	topology   *policy.Topology
 
 	ready    atomic.Bool
 	stopOnce sync.Once
@@ -54,6 +61,10 @@ type GSLB struct {
 
 // start runs the watchers and the table builder; called from OnStartup.
 func (g *GSLB) start() error {
+	// First: a status address in use fails the start before anything runs.
+	if err := g.startStatus(); err != nil {
+		return err
+	}
 	g.builder.ClaimMetrics()
 	g.wg.Add(4)
 	go func() {
@@ -129,6 +140,7 @@ func (g *GSLB) synced() bool {
 // stop ends everything start began; a reload must not leak watches.
 func (g *GSLB) stop() error {
 	g.stopOnce.Do(func() {
+		g.stopStatus()
 		close(g.stopCh)
 		for _, s := range g.sources {
 			s.Stop()
@@ -171,15 +183,34 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	}
 	client, ecs := clientOf(w, r)
 	client.Ctx = ctx
-	if len(g.private) > 0 {
-		client.Private, client.PrivateScope = classifyPrivate(client, g.private)
-	}
+	g.classify(&client)
 	a := t.Lookup(z, qname, state.QType(), client)
-	if a.Result == table.NXDomain && g.Fall.Through(qname) {
+	if g.fallsThrough(&a, qname) {
 		return plugin.NextOrFailure(g.Name(), g.Next, ctx, w, r)
 	}
 	z.Count(a.Result)
+	m := reply(r, &a, ecs)
+	w.WriteMsg(m)
+	return dns.RcodeSuccess, nil
+}
 
+// ServeDNS and /explain (status.go) take the same steps: clientOf,
+// classify, the table's lookup, fallsThrough, reply.
+
+// classify marks a client inside the private networks.
+func (g *GSLB) classify(c *policy.Client) {
+	if len(g.private) > 0 {
+		c.Private, c.PrivateScope = classifyPrivate(*c, g.private)
+	}
+}
+
+// fallsThrough tells whether an answer goes to the next plugin instead.
+func (g *GSLB) fallsThrough(a *table.Answer, qname string) bool {
+	return a.Result == table.NXDomain && g.Fall.Through(qname)
+}
+
+// reply is the message ServeDNS writes for answer a to query r.
+func reply(r *dns.Msg, a *table.Answer, ecs *dns.EDNS0_SUBNET) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetReply(r)
 	m.Authoritative = true
@@ -193,6 +224,5 @@ func (g *GSLB) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (
 	if ecs != nil {
 		echoECS(m, r, ecs, a.Scope)
 	}
-	w.WriteMsg(m)
-	return dns.RcodeSuccess, nil
+	return m
 }

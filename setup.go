@@ -74,6 +74,10 @@ type config struct {
 	avi             *avi.Config // nil without an avi block
 	amko            *amkoConfig // nil without an amko line
 	ownership       ownershipConfig
+	// statusAddr is where the status page listens; "" when off.
+	statusAddr string
+	// events records Kubernetes Events on the published objects.
+	events bool
 }
 
 // newConfig is the configuration of a stanza without properties.
@@ -100,6 +104,7 @@ func newConfig() *config {
 }
 
 func setup(c *caddy.Controller) error {
+	routeKlog()
 	cfg, err := parse(c)
 	if err != nil {
 		return plugin.Error(pluginName, err)
@@ -174,6 +179,8 @@ func init() {
 		"avi":                parseAvi,
 		"amko":               parseAmko,
 		"amko_status":        parseAmkoStatus,
+		"status":             parseStatus,
+		"events":             parseEvents,
 	}
 	for name, f := range policyProperties {
 		properties[name] = f

@@ -60,7 +60,11 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		stopCh:   make(chan struct{}),
 		private:  cfg.privateNetworks,
 		notifyCh: make(chan struct{}, 1),
+
+		statusAddr: cfg.statusAddr,
+		hasStatic:  len(cfg.static) > 0,
 	}
+	g.status = &statusView{g: g, endpointReadiness: cfg.health.endpointReadiness}
 	opts := kube.Options{
 		Selector:   cfg.selector,
 		Namespaces: cfg.namespaces,
@@ -74,6 +78,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 
 		EndpointReadiness: cfg.health.endpointReadiness,
 		CustomGlobalFQDN:  cfg.customGlobalFQDN,
+		Events:            cfg.events,
 	}
 	switch cfg.health.mode {
 	case healthNone:
@@ -133,6 +138,7 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	if p.topology.HasGeo() {
 		p.topology.Geo = geoOf
 	}
+	g.topology = p.topology
 	tcfg := table.Config{
 		Overrides:  cfg.defaults,
 		Topology:   p.topology,
@@ -155,6 +161,10 @@ func newGSLB(cfg *config) (*GSLB, error) {
 	// for a status page and for events on the objects.
 	g.owners = owner.New(store, cfg.ownership.rules, cfg.ownership.mode)
 	g.builder = table.NewBuilder(tcfg, g.owners, g.health)
+	if cfg.events {
+		g.builder.OnMemberHealth = g.memberEvent
+		g.owners.OnChange = g.ownershipEvent
+	}
 	g.builder.OnBuild = func(t *table.Table, records int) {
 		log.Debugf("Published answer table serial %d: %d records", t.Serial, records)
 		g.requestNotify()

@@ -69,6 +69,7 @@ type Source struct {
 	ns        *namespaces
 
 	snap     atomic.Pointer[Snapshot]
+	verdicts atomic.Pointer[[]Verdict] // the last read's, for the status page
 	synced   atomic.Bool
 	onChange atomic.Pointer[func(site string)]
 	kick     chan struct{}
@@ -326,6 +327,15 @@ func (s *Source) run() {
 // Snapshot returns the policy in force (nil before the first).
 func (s *Source) Snapshot() *Snapshot { return s.snap.Load() }
 
+// Verdicts returns the verdicts of the last read of the policy objects
+// (accepted, or rejected with the reason); nil before it.
+func (s *Source) Verdicts() []Verdict {
+	if v := s.verdicts.Load(); v != nil {
+		return *v
+	}
+	return nil
+}
+
 // recompute compiles the objects, swaps the snapshot in, republishes the
 // third-party members, tells the watchers when anything changed, and
 // reports verdicts (log, metrics, status).
@@ -418,6 +428,7 @@ func (s *Source) list() ([]GlobalDeploymentPolicy, []GSLBHostRule, []Verdict) {
 
 // report logs each verdict once per content, and sets the metrics.
 func (s *Source) report(snap *Snapshot, verdicts []Verdict) {
+	s.verdicts.Store(&verdicts)
 	// Before the log lines: whoever reads one finds the count already set.
 	unknownContextsGauge.Set(float64(snap.UnknownContexts))
 	counts := map[string][2]int{KindGDP: {}, KindHostRule: {}, KindConfig: {}}

@@ -198,6 +198,9 @@ type Source struct {
 	lastOK         time.Time
 	expired        bool
 	state          string
+
+	// last is the outcome of the last poll, for the status page.
+	last atomic.Pointer[PollStatus]
 }
 
 // New prepares a source; nothing talks to the controller before Start.
@@ -759,8 +762,26 @@ func (s *Source) reportSkipped(skipped []Skipped) {
 	s.skippedLogged = now
 }
 
+// PollStatus is the outcome of a poll.
+type PollStatus struct {
+	Time       time.Time
+	Controller string // the controller that answered, or was asked last
+	// Result is "ok" or the error (which never carries credentials: the
+	// client's errors name the controller and the call).
+	Result   string
+	Services int // GSLB services published
+}
+
+// LastPoll returns the outcome of the last poll; nil before the first.
+func (s *Source) LastPoll() *PollStatus { return s.last.Load() }
+
 // report updates the metrics and logs a change of state.
 func (s *Source) report(err error) {
+	st := &PollStatus{Time: time.Now(), Controller: s.origin, Result: "ok", Services: len(s.published)}
+	if err != nil {
+		st.Result = err.Error()
+	}
+	s.last.Store(st)
 	state, label := "ok", "success"
 	if err != nil {
 		label = kindOf(err).Label()

@@ -278,6 +278,16 @@ func (c *Checker) Healthy(t Target) bool {
 	return e == nil || e.st.Healthy
 }
 
+// State returns what the checker knows of t; false when t is not tracked.
+func (c *Checker) State(t Target) (State, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e := c.entries[t]; e != nil {
+		return e.st, true
+	}
+	return State{}, false
+}
+
 // Snapshot returns the state of every target.
 func (c *Checker) Snapshot() map[Target]State {
 	c.mu.RLock()

@@ -56,6 +56,9 @@ type Options struct {
 	// its settings under their annotations (AMKO policy objects). Its
 	// owner calls Resync when its answers change.
 	Policy Policy
+	// Events records Kubernetes Events on the objects: ignored or
+	// rejected, and their members going down or up (events.go).
+	Events bool
 	// CustomGlobalFQDN publishes hosts under the global names that AKO
 	// HostRules give them (spec.virtualhost.gslb.fqdn), as AMKO's
 	// useCustomGlobalFqdn; hosts without one are not published.
@@ -98,6 +101,8 @@ type Watcher struct {
 	// downSince is when the API server became unreachable (unix nanos);
 	// 0 while it answers.
 	downSince atomic.Int64
+	// lastEvent is when an object event was last applied (unix nanos).
+	lastEvent atomic.Int64
 
 	// infMu guards informers, synced, gateways and dynFactories: the
 	// kinds defined by CRDs are registered once the API server said it
@@ -123,6 +128,9 @@ type Watcher struct {
 	crdChecked atomic.Bool // the API server said which it serves
 	forbidden  sync.Map    // kinds whose missing RBAC rule was logged
 	gateways   []cache.SharedIndexInformer
+
+	// events records Kubernetes Events; nil unless Options.Events.
+	events *events
 
 	mu         sync.Mutex
 	unattached map[string]bool   // route keys without an accepting, addressed parent
@@ -175,6 +183,9 @@ func newWatcher(c Cluster, opts Options, store *model.Store, client kubernetes.I
 		ignored: map[string]int{}, unattached: map[string]bool{}, invalid: map[string]string{}, unselected: map[string]bool{}, informers: map[string][]cache.SharedIndexInformer{}, endpoints: newEndpoints()}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.crds = opts.crdKinds()
+	if opts.Events {
+		w.events = newEvents(w, client)
+	}
 	namespaces := opts.Namespaces
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
@@ -392,7 +403,10 @@ func (w *Watcher) evaluate(kind string, obj any) {
 		w.global.rename(&ex) // before the policy: it speaks of global names
 	}
 	if w.opts.Policy != nil {
-		w.setUnselected(key, !publish)
+		if w.setUnselected(key, !publish) && !publish {
+			w.record(obj, corev1.EventTypeWarning, ReasonNotSelected,
+				"Not published by gslb: the GlobalDeploymentPolicy in force does not select it (its matchRules labels, or matchClusters for this cluster)")
+		}
 		noProbe = applyLayer(&ex, w.opts.Policy, w.cluster.Site)
 	}
 	if (w.opts.EndpointReadiness || len(noProbe) > 0) && !w.endpoints.anyReady(ns, backends) {
@@ -402,12 +416,17 @@ func (w *Watcher) evaluate(kind string, obj any) {
 			}
 		}
 	}
-	w.reportErrors(key, ex.Errors)
+	if msg, changed := w.reportErrors(key, ex.Errors); changed && msg != "" {
+		w.record(obj, corev1.EventTypeWarning, ReasonInvalidAnnotations, "gslb: "+msg+"; those settings fall back to the defaults")
+	}
 	// The object claims its names for its namespace (name ownership), the
 	// names it has members for and those still waiting for a VIP alike.
 	w.store.SetClaimed(key, model.Claim{Site: w.cluster.Site, Kind: kind, Namespace: ns, Name: meta.GetName(),
 		Created: meta.GetCreationTimestamp().Time, Names: ex.Names}, ex.Records)
-	w.setIgnored(key, ex.Ignored)
+	if w.setIgnored(key, ex.Ignored) && ex.Ignored > 0 {
+		w.record(obj, corev1.EventTypeWarning, ReasonHostsOutsideZones,
+			fmt.Sprintf("gslb ignores %d host(s) of this object: outside every zone it serves (or not a valid host name); rename them into a served zone to publish them", ex.Ignored))
+	}
 	w.sawEvent()
 }
 
@@ -430,15 +449,19 @@ func (w *Watcher) remove(kind string, obj any) {
 	w.sawEvent()
 }
 
-func (w *Watcher) setUnselected(key string, unselected bool) {
+// setUnselected notes whether the Policy publishes key; true when that
+// changed.
+func (w *Watcher) setUnselected(key string, unselected bool) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	changed := w.unselected[key] != unselected
 	if unselected {
 		w.unselected[key] = true
 	} else {
 		delete(w.unselected, key)
 	}
 	unselectedGauge.WithLabelValues(w.cluster.Site).Set(float64(len(w.unselected)))
+	return changed
 }
 
 // defaultDomain is the policy's domain for Routes that name only a
@@ -471,12 +494,16 @@ func (w *Watcher) setUnattached(key string, unattached bool) {
 }
 
 func (w *Watcher) sawEvent() {
+	w.lastEvent.Store(time.Now().UnixNano())
 	lastEventGauge.WithLabelValues(w.cluster.Site).SetToCurrentTime()
 }
 
-func (w *Watcher) setIgnored(key string, n int) {
+// setIgnored notes how many hosts of key are ignored; true when that
+// changed.
+func (w *Watcher) setIgnored(key string, n int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	changed := w.ignored[key] != n
 	if n == 0 {
 		delete(w.ignored, key)
 	} else {
@@ -487,11 +514,15 @@ func (w *Watcher) setIgnored(key string, n int) {
 		total += v
 	}
 	ignoredGauge.WithLabelValues(w.cluster.Site).Set(float64(total))
+	return changed
 }
 
 // Start runs the informers and the reachability probe in the background.
 func (w *Watcher) Start() {
 	syncedGauge.WithLabelValues(w.cluster.Site).Set(0)
+	if w.events != nil {
+		w.events.start()
+	}
 	for _, f := range w.factories {
 		f.Start(w.stop)
 	}
@@ -591,11 +622,15 @@ func (w *Watcher) Stop() {
 	for _, f := range w.dynFactoriesSnapshot() {
 		f.Shutdown()
 	}
+	if w.events != nil {
+		w.events.stop()
+	}
 }
 
 // reportErrors logs bad annotations once per object and content, naming the
-// object: updates that do not change them stay quiet.
-func (w *Watcher) reportErrors(key string, errs []error) {
+// object: updates that do not change them stay quiet. It returns the
+// message and whether it changed.
+func (w *Watcher) reportErrors(key string, errs []error) (string, bool) {
 	msg := ""
 	if len(errs) > 0 {
 		parts := make([]string, len(errs))
@@ -618,6 +653,7 @@ func (w *Watcher) reportErrors(key string, errs []error) {
 		log.Warningf("Site %s: %s %s: %s; those settings fall back to the defaults", w.cluster.Site, kind, obj, msg)
 		invalidAnnotations.WithLabelValues(w.cluster.Site).Inc()
 	}
+	return msg, msg != last
 }
 
 func (w *Watcher) markDown() {
@@ -651,4 +687,37 @@ func (w *Watcher) resyncAll() {
 			}
 		}
 	}
+}
+
+// Connected tells whether the API server answered the last readiness probe.
+func (w *Watcher) Connected() bool { return w.connected.Load() }
+
+// LastEvent is when an object event was last applied; zero before any.
+func (w *Watcher) LastEvent() time.Time {
+	if n := w.lastEvent.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// Problem is an object of a cluster that is not (fully) used, and why.
+type Problem struct {
+	Key    string // the store key: kube/SITE/KIND/NAMESPACE/NAME
+	Reason string
+}
+
+// Problems lists the objects with bad annotations and those with hosts
+// outside the zones, sorted by key.
+func (w *Watcher) Problems() []Problem {
+	w.mu.Lock()
+	var out []Problem
+	for k, msg := range w.invalid {
+		out = append(out, Problem{Key: k, Reason: "bad annotations: " + msg + "; those settings fall back to the defaults"})
+	}
+	for k, n := range w.ignored {
+		out = append(out, Problem{Key: k, Reason: fmt.Sprintf("%d host(s) outside the zones: not published", n)})
+	}
+	w.mu.Unlock()
+	slices.SortFunc(out, func(a, b Problem) int { return strings.Compare(a.Key+a.Reason, b.Key+b.Reason) })
+	return out
 }

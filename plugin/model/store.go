@@ -285,3 +285,21 @@ func normalize(recs []Record) []Record {
 	slices.SortFunc(recs, Record.Compare)
 	return slices.Compact(recs)
 }
+
+// Objects returns the keys of the objects that publish member m of name,
+// sorted; for the status page and events, never the hot path.
+func (s *Store) Objects(name string, m Member) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, key := range s.byName[name] {
+		for _, r := range recordsOf(s.objects[key].recs, name) {
+			if r.Member == m {
+				out = append(out, key)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -117,20 +117,16 @@ func (s *Set) Pick(seq uint32, c Client) ([]dns.RR, int) {
 	if len(s.rrs) == 0 {
 		return nil, -1
 	}
-	if s.s.Algorithm == model.Topology {
-		if sites, bits, ok := s.s.Topology.Match(c.Addr); ok {
-			if r := s.preferred(sites); r != nil {
-				return r.pick(seq), bits
-			}
-		}
-		if sites, ok := s.s.Topology.MatchGeo(c.Ctx); ok {
-			if r := s.preferred(sites); r != nil {
-				// Valid for the subnet we were told about: we do not know
-				// how far the country extends.
-				return r.pick(seq), c.Bits
-			}
-		}
-		rrs, scope := s.pick(s.s.Fallback, seq, c)
+	if s.s.Algorithm != model.Topology {
+		// The common case needs no route: the algorithm picks among all.
+		return s.pick(s.s.Algorithm, seq, c)
+	}
+	rt := s.route(c)
+	if rt.rot != nil {
+		return rt.rot.pick(seq), rt.scope
+	}
+	rrs, scope := s.pick(rt.Algorithm, seq, c)
+	if rt.Via == ViaFallback {
 		if scope < 0 {
 			// Other clients may match a rule: this answer holds only for
 			// the subnet we were told about.
@@ -138,19 +134,77 @@ func (s *Set) Pick(seq uint32, c Client) ([]dns.RR, int) {
 		}
 		// Nor for a larger subnet than the longest rule: one may lie
 		// inside it and answer its clients differently.
-		return rrs, max(scope, s.s.Topology.MaxBits(c.Addr))
+		scope = max(scope, s.s.Topology.MaxBits(c.Addr))
 	}
-	return s.pick(s.s.Algorithm, seq, c)
+	return rrs, scope
 }
 
-// preferred returns the rotation of the first listed site that has members.
-func (s *Set) preferred(sites []string) *rotation {
-	for _, site := range sites {
-		if r := s.sites[site]; r != nil {
-			return r
+// Via says how a topology set chose the members it picks from.
+type Via uint8
+
+const (
+	ViaAlgorithm Via = iota // not topology: the set's algorithm over every member
+	ViaSubnet               // a CIDR rule matched the client
+	ViaGeo                  // a country or continent rule matched
+	ViaFallback             // no rule matched, or no preferred site has members: the fallback algorithm
+)
+
+func (v Via) String() string {
+	switch v {
+	case ViaSubnet:
+		return "subnet rule"
+	case ViaGeo:
+		return "geo rule"
+	case ViaFallback:
+		return "no rule with members: fallback"
+	}
+	return "algorithm"
+}
+
+// Route is how a set picks for one client, before the pick itself: the
+// algorithm that picks and, for topology, the rule's preferred sites and
+// the site whose members answer. Pick and Explain both follow it, so an
+// explanation is the decision, not a description of it.
+type Route struct {
+	Algorithm model.Algorithm
+	Via       Via
+	Sites     []string // the matched rule's preferred sites, in order
+	Site      string   // the first of them with members
+	rot       *rotation
+	scope     int
+}
+
+// Explain returns the route a query from c takes.
+func (s *Set) Explain(c Client) Route { return s.route(c) }
+
+// route finds the route for c without allocating.
+func (s *Set) route(c Client) Route {
+	if s.s.Algorithm != model.Topology {
+		return Route{Algorithm: s.s.Algorithm}
+	}
+	if sites, bits, ok := s.s.Topology.Match(c.Addr); ok {
+		if site, r := s.preferred(sites); r != nil {
+			return Route{Algorithm: model.Topology, Via: ViaSubnet, Sites: sites, Site: site, rot: r, scope: bits}
 		}
 	}
-	return nil
+	if sites, ok := s.s.Topology.MatchGeo(c.Ctx); ok {
+		if site, r := s.preferred(sites); r != nil {
+			// Valid for the subnet we were told about: we do not know
+			// how far the country extends.
+			return Route{Algorithm: model.Topology, Via: ViaGeo, Sites: sites, Site: site, rot: r, scope: c.Bits}
+		}
+	}
+	return Route{Algorithm: s.s.Fallback, Via: ViaFallback}
+}
+
+// preferred returns the first listed site that has members, and their rotation.
+func (s *Set) preferred(sites []string) (string, *rotation) {
+	for _, site := range sites {
+		if r := s.sites[site]; r != nil {
+			return site, r
+		}
+	}
+	return "", nil
 }
 
 func (s *Set) pick(a model.Algorithm, seq uint32, c Client) ([]dns.RR, int) {

@@ -51,7 +51,10 @@ type Builder struct {
 	// OnBuild, if set before Run, is called after each publish (for logs)
 	// with the number of records in use.
 	OnBuild func(t *Table, records int)
-	warned  string
+	// OnMemberHealth, if set before Run, is told of every record whose
+	// health verdict flipped, on the building goroutine: it must not block.
+	OnMemberHealth func(name string, r model.Record, up bool)
+	warned         string
 
 	mu         sync.Mutex
 	touched    map[string]struct{} // names whose health may have changed
@@ -68,7 +71,9 @@ func NewBuilder(cfg Config, store Source, health Health) *Builder {
 	st, empty := newState(&b.cfg)
 	b.st = st
 	now := time.Now()
-	b.publish(st.initial(empty, b.nextSerial(nil, now)))
+	t := st.initial(empty, b.nextSerial(nil, now))
+	t.Built = now
+	b.publish(t)
 	// Everything in the store is new to this builder; names marked
 	// changed meanwhile are applied again by Run, which is harmless.
 	store.TakeChanged()
@@ -118,6 +123,7 @@ func (b *Builder) wake() {
 
 // Run applies changes until stop is closed.
 func (b *Builder) Run(stop <-chan struct{}) {
+	b.st.onHealth = b.OnMemberHealth
 	for {
 		select {
 		case <-stop:
@@ -170,6 +176,7 @@ func (b *Builder) build(u update, now time.Time) {
 		return
 	}
 	if t := b.st.apply(prev, u, b.health, b.nextSerial(prev, now)); t != nil {
+		t.Built = now
 		b.publish(t)
 	}
 }

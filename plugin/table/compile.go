@@ -25,7 +25,8 @@ const (
 // (update.go); Compile is the reference it is tested against.
 func Compile(cfg Config, recs []model.Record, up []bool, serial uint32) *Table {
 	zones := compileZones(&cfg, serial)
-	t := &Table{Serial: serial, zones: zones}
+	gcfg := glueConfig(&cfg)
+	t := &Table{Serial: serial, zones: zones, cfg: &cfg, gcfg: gcfg}
 	names := newNameEdit(nil)
 	for i, z := range zones {
 		names.set(z.Name, &node{zone: uint16(i), apex: true})
@@ -50,7 +51,7 @@ func Compile(cfg Config, recs []model.Record, up []bool, serial uint32) *Table {
 		fqdn := recs[i].FQDN
 		if zi := zoneIndex(zones, fqdn); zi >= 0 {
 			apex := zones[zi].Name == fqdn
-			n, warnings := compileService(&cfg, uint16(zi), apex, recs[i:j], svcUp)
+			n, warnings := compileService(&cfg, uint16(zi), apex, &input{recs: recs[i:j:j], up: svcUp})
 			names.set(fqdn, n)
 			service[fqdn] = true
 			t.Warnings = append(t.Warnings, warnings...)
@@ -63,13 +64,13 @@ func Compile(cfg Config, recs []model.Record, up []bool, serial uint32) *Table {
 	}
 	// Nameserver glue: in-zone name servers answer their addresses, never
 	// subject to health or policy, unless a service has the name.
-	gcfg := glueConfig(&cfg)
 	for name, glue := range glueRecords(&cfg) {
 		zi := zoneIndex(zones, name)
 		if zi < 0 || service[name] || zones[zi].Name == name {
 			continue
 		}
-		n, _ := compileService(gcfg, uint16(zi), false, glue, nil)
+		n, _ := compileService(gcfg, uint16(zi), false, &input{recs: glue})
+		n.glue = true
 		names.set(name, n)
 		addParents(names, zones, name, zi)
 	}

@@ -18,34 +18,19 @@ type member struct {
 	priority int
 }
 
-// compileService compiles the records of one name (all with the same FQDN)
-// in zone zi into its node, with the policy warnings it raises. It reads
-// nothing but its arguments, so a name compiles the same in a full build
-// and in an incremental one.
-func compileService(cfg *Config, zi uint16, apex bool, recs []model.Record, up []bool) (*node, []string) {
+// compileService compiles the inputs of one name (records all with the
+// same FQDN) in zone zi into its node, with the policy warnings it raises.
+// It reads nothing but its arguments, so a name compiles the same in a full
+// build and in an incremental one. The node keeps in, for explanations.
+func compileService(cfg *Config, zi uint16, apex bool, in *input) (*node, []string) {
+	recs := in.recs
 	fqdn := recs[0].FQDN
-	members := mergeMembers(recs, up)
-	settings, ttl, down, warnings := resolveSettings(cfg, members)
+	p := classify(cfg, recs, in.up)
+	settings, ttl, down, warnings := p.settings, p.ttl, p.down, p.warnings
 	for i, c := range warnings {
 		warnings[i] = fqdn + ": " + c
 	}
-
-	var eligible []*member
-	for _, m := range members {
-		m.weight = m.rec.Overrides.Weight.Or(cfg.weight(m.rec.Member.Site))
-		m.priority = m.rec.Overrides.Priority.Or(cfg.priority(m.rec.Member.Site))
-		// Weight 0 drains a site; priority 0 never answers (AMKO).
-		if m.weight > 0 && m.priority > 0 {
-			eligible = append(eligible, m)
-		}
-	}
-	// The highest-priority pool with a healthy member answers.
-	active := -1
-	for _, m := range eligible {
-		if m.up && m.priority > active {
-			active = m.priority
-		}
-	}
+	eligible, active := p.eligible, p.active
 	var chosen []*member
 	for _, m := range eligible {
 		if m.up && m.priority == active {
@@ -53,7 +38,7 @@ func compileService(cfg *Config, zi uint16, apex bool, recs []model.Record, up [
 		}
 	}
 
-	n := &node{zone: zi, apex: apex}
+	n := &node{zone: zi, apex: apex, in: in}
 	if down.Kind == model.DownCNAME && apex {
 		// A CNAME cannot sit beside the apex SOA and NS (RFC 1034 3.6.2),
 		// just as apex aliases are dropped: answer empty instead.
@@ -125,6 +110,46 @@ func compileService(cfg *Config, zi uint16, apex bool, recs []model.Record, up [
 	}
 	return n, warnings
 }
+
+// pools is how a service's members divide before any query: merged
+// members with their weight and priority, the eligible ones (neither
+// drained nor priority 0), and the active pool (the highest priority with a
+// healthy eligible member; -1 when none is healthy).
+type pools struct {
+	members  []*member
+	eligible []*member
+	active   int
+	settings policy.Settings
+	ttl      uint32
+	down     model.Down
+	warnings []string
+}
+
+// classify is the part of the decision that does not depend on the query:
+// compileService compiles from it and explanations read it, so both agree.
+func classify(cfg *Config, recs []model.Record, up []bool) pools {
+	var p pools
+	p.members = mergeMembers(recs, up)
+	p.settings, p.ttl, p.down, p.warnings = resolveSettings(cfg, p.members)
+	for _, m := range p.members {
+		m.weight = m.rec.Overrides.Weight.Or(cfg.weight(m.rec.Member.Site))
+		m.priority = m.rec.Overrides.Priority.Or(cfg.priority(m.rec.Member.Site))
+		if m.eligible() {
+			p.eligible = append(p.eligible, m)
+		}
+	}
+	// The highest-priority pool with a healthy member answers.
+	p.active = -1
+	for _, m := range p.eligible {
+		if m.up && m.priority > p.active {
+			p.active = m.priority
+		}
+	}
+	return p
+}
+
+// eligible: weight 0 drains a site; priority 0 never answers (AMKO).
+func (m *member) eligible() bool { return m.weight > 0 && m.priority > 0 }
 
 // mergeMembers folds the records of one address (or CNAME target) into one
 // member, whichever objects and sources published it: an address answers

@@ -2,6 +2,7 @@ package table
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/policy"
@@ -43,6 +44,11 @@ type Table struct {
 	// Warnings are policy conflicts found while compiling (sites that
 	// disagree on a service setting), for the builder to log on change.
 	Warnings []string
+	// Built is when the builder published the table (zero for Compile).
+	Built time.Time
+	// cfg and gcfg are what services and glue compiled with, for
+	// explanations (see explain.go).
+	cfg, gcfg *Config
 }
 
 // ZoneData is the compiled apex of one zone.
@@ -72,6 +78,7 @@ type node struct {
 	// the table that compiled them.
 	zone uint16
 	apex bool
+	glue bool // in-zone name server addresses, not a service
 	// down is set when no member is healthy; downKind says what to answer
 	// and fixed holds the fixed records for it (nil for most names).
 	down     bool
@@ -86,6 +93,9 @@ type node struct {
 	// that family has one.
 	pub4, pub6 *policy.Set
 	fixed      *downRecords
+	// in is what the node compiled from (nil for apexes and empty
+	// non-terminals without records): explanations classify it again.
+	in *input
 }
 
 // downRecords are the fixed records of the fallback and cname down
@@ -128,7 +138,12 @@ func (t *Table) Lookup(z *ZoneData, qname string, qtype uint16, c policy.Client)
 		// not exist.
 		return Answer{Zone: z, Result: NXDomain, Ns: z.soa, Scope: -1}
 	}
-	rrs, scope, servfail := n.answer(z, qtype, c)
+	rrs, scope, servfail := n.answer(z, qtype, c, nil)
+	return n.result(z, qtype, rrs, scope, servfail)
+}
+
+// result classifies what answer returned.
+func (n *node) result(z *ZoneData, qtype uint16, rrs []dns.RR, scope int, servfail bool) Answer {
 	switch {
 	case servfail:
 		return Answer{Zone: z, Result: ServFail, Scope: -1, Down: true}
@@ -143,8 +158,9 @@ func (t *Table) Lookup(z *ZoneData, qname string, qtype uint16, c policy.Client)
 }
 
 // answer returns the records for qtype; servfail reports the "none" down
-// response for address queries.
-func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client) (rrs []dns.RR, scope int, servfail bool) {
+// response for address queries. ex, when not nil, is told how the answer
+// was picked (Explain); ServeDNS passes nil and pays one comparison.
+func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client, ex *Explanation) (rrs []dns.RR, scope int, servfail bool) {
 	if n.apex {
 		switch qtype {
 		case dns.TypeSOA, dns.TypeANY:
@@ -176,9 +192,15 @@ func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client) (rrs []dns.RR,
 		return nil, -1, false // empty: NODATA
 	}
 	seq := n.next.Add(1)
+	if ex != nil {
+		ex.advanced = true
+	}
 	if n.alias != nil {
 		// A CNAME owner has no other data: every type gets the alias and
 		// the resolver follows it (never resolved on our hot path).
+		if ex != nil {
+			ex.picked(n.alias, c)
+		}
 		return pick(n.alias, seq, c)
 	}
 	v4, v6 := n.v4, n.v6
@@ -187,6 +209,9 @@ func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client) (rrs []dns.RR,
 		// network: members behind NAT answer their public address
 		// outside them.
 		if !c.Private {
+			if ex != nil {
+				ex.Public = true
+			}
 			if n.pub4 != nil {
 				v4 = n.pub4
 			}
@@ -194,27 +219,35 @@ func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client) (rrs []dns.RR,
 				v6 = n.pub6
 			}
 		}
-		rrs, scope, servfail = n.pickAddresses(v4, v6, qtype, seq, c)
+		set := addressSet(v4, v6, qtype)
+		if ex != nil && set != nil {
+			ex.picked(set, c)
+		}
+		rrs, scope, servfail = pick(set, seq, c)
 		return rrs, max(scope, c.PrivateScope), servfail
 	}
-	return n.pickAddresses(v4, v6, qtype, seq, c)
+	set := addressSet(v4, v6, qtype)
+	if ex != nil && set != nil {
+		ex.picked(set, c)
+	}
+	return pick(set, seq, c)
 }
 
-// pickAddresses picks from the address sets for qtype.
-func (n *node) pickAddresses(v4, v6 *policy.Set, qtype uint16, seq uint32, c policy.Client) ([]dns.RR, int, bool) {
+// addressSet is the address set that answers qtype.
+func addressSet(v4, v6 *policy.Set, qtype uint16) *policy.Set {
 	switch qtype {
 	case dns.TypeA:
-		return pick(v4, seq, c)
+		return v4
 	case dns.TypeAAAA:
-		return pick(v6, seq, c)
+		return v6
 	case dns.TypeANY:
 		// RFC 8482: answer ANY with one RRset, not everything we have.
 		if v4 != nil {
-			return pick(v4, seq, c)
+			return v4
 		}
-		return pick(v6, seq, c)
+		return v6
 	}
-	return nil, -1, false
+	return nil
 }
 
 func pick(s *policy.Set, seq uint32, c policy.Client) ([]dns.RR, int, bool) {
@@ -223,6 +256,13 @@ func pick(s *policy.Set, seq uint32, c policy.Client) ([]dns.RR, int, bool) {
 	}
 	rrs, scope := s.Pick(seq, c)
 	return rrs, scope, false
+}
+
+// picked notes the set a lookup picks from (the hook of node.answer).
+func (e *Explanation) picked(s *policy.Set, c policy.Client) {
+	e.Picked = true
+	e.Candidates = s.All()
+	e.Route = s.Explain(c)
 }
 
 // Names returns every owner name (with data, or empty non-terminals),

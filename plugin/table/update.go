@@ -33,6 +33,10 @@ type state struct {
 	services  []int            // per zone: names with records
 	members   []map[string]int // per zone: records by site
 	records   int              // all records, in a zone or not
+
+	// onHealth, when set, hears of every record of a name whose health
+	// verdict flipped (Builder.OnMemberHealth).
+	onHealth func(name string, r model.Record, up bool)
 }
 
 // input is what one name compiles from.
@@ -58,7 +62,7 @@ func newState(cfg *Config) (*state, *Table) {
 	for i := range s.members {
 		s.members[i] = map[string]int{}
 	}
-	t := &Table{zones: s.zones}
+	t := &Table{zones: s.zones, cfg: cfg, gcfg: s.gcfg}
 	names := newNameEdit(nil)
 	for i, z := range s.zones {
 		names.set(z.Name, &node{zone: uint16(i), apex: true})
@@ -167,7 +171,28 @@ func (s *state) setInput(names *nameEdit, name string, old *input, recs []model.
 		s.inputs[name] = &input{recs: recs, up: up}
 		s.count(recs, zi, 1)
 	}
+	if s.onHealth != nil && old != nil && (old.up != nil || up != nil) {
+		s.healthFlips(name, old, recs, up)
+	}
 	s.refresh(names, name, wasData)
+}
+
+// healthFlips tells onHealth about the members of name (site and address)
+// whose verdict differs between old and the new inputs. A record that
+// changed otherwise (its source's own verdict, SourceDown) is the same
+// member; members that come or go are not flips.
+func (s *state) healthFlips(name string, old *input, recs []model.Record, up []bool) {
+	was := make(map[model.Member]bool, len(old.recs))
+	for i, r := range old.recs {
+		was[r.Member] = old.up == nil || old.up[i]
+	}
+	for i, r := range recs {
+		isUp := up == nil || up[i]
+		if prev, ok := was[r.Member]; ok && prev != isUp {
+			s.onHealth(name, r, isUp)
+			delete(was, r.Member) // once per member
+		}
+	}
 }
 
 // count adds sign times recs to the gauge counts.
@@ -237,9 +262,10 @@ func (s *state) compile(name string, zi int) *node {
 	)
 	switch in := s.inputs[name]; {
 	case in != nil:
-		n, warnings = compileService(s.cfg, uint16(zi), apex, in.recs, in.up)
+		n, warnings = compileService(s.cfg, uint16(zi), apex, in)
 	case s.glue[name] != nil && !apex:
-		n, _ = compileService(s.gcfg, uint16(zi), false, s.glue[name], nil)
+		n, _ = compileService(s.gcfg, uint16(zi), false, &input{recs: s.glue[name]})
+		n.glue = true
 	case apex || s.static[name] || s.below[name] > 0:
 		n = &node{zone: uint16(zi), apex: apex}
 	}
@@ -276,7 +302,7 @@ func isEmpty(n *node) bool {
 
 // table wraps names into a table: fresh zone apexes carry the serial.
 func (s *state) table(names *nameMap, serial uint32) *Table {
-	t := &Table{Serial: serial, names: names, zones: make([]*ZoneData, len(s.zones))}
+	t := &Table{Serial: serial, names: names, zones: make([]*ZoneData, len(s.zones)), cfg: s.cfg, gcfg: s.gcfg}
 	for i, base := range s.zones {
 		z := *base
 		soa := *base.soa[0].(*dns.SOA)

@@ -8,6 +8,7 @@ DNS_PORT=${DNS_PORT:-1053}
 HEALTH_PORT=${HEALTH_PORT:-18080}
 READY_PORT=${READY_PORT:-18181}
 METRICS_PORT=${METRICS_PORT:-19153}
+STATUS_PORT=${STATUS_PORT:-8282}
 DEMO_SECONDS=${DEMO_SECONDS:-0}
 DEMO_DIR=${DEMO_DIR:-.lab}
 export GSLB_LAB_BASE_PORT=${GSLB_LAB_BASE_PORT:-0}
@@ -16,9 +17,9 @@ cd "$(dirname "$0")/../.."
 for tool in dig curl; do
 	command -v "$tool" >/dev/null || { echo "demo: '$tool' is missing: apt-get install -y dnsutils curl" >&2; exit 1; }
 done
-for port in "$DNS_PORT" "$HEALTH_PORT" "$READY_PORT" "$METRICS_PORT"; do
+for port in "$DNS_PORT" "$HEALTH_PORT" "$READY_PORT" "$METRICS_PORT" "$STATUS_PORT"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		echo "demo: port $port on 127.0.0.1 is in use; set DNS_PORT, HEALTH_PORT, READY_PORT or METRICS_PORT to a free one" >&2
+		echo "demo: port $port on 127.0.0.1 is in use; set DNS_PORT, HEALTH_PORT, READY_PORT, METRICS_PORT or STATUS_PORT to a free one" >&2
 		exit 1
 	fi
 done
@@ -51,7 +52,7 @@ corefile="$DEMO_DIR/Corefile"
 # Zone transfers to 127.0.0.1 only (dig AXFR below); the transfer plugin
 # also sends NOTIFY to 127.0.0.1:53 on each change, which nothing needs here.
 sed -e "s|^gslb.sddc.lab {|gslb.sddc.lab:$DNS_PORT {\n    bind 127.0.0.1\n    transfer {\n        to 127.0.0.1\n    }|" \
-	-e "s|kubeconfig /etc/coredns/gslb-members|kubeconfig $KUBECONFIG\n        health_targets 127.0.0.0/8 ::1/128|" \
+	-e "s|kubeconfig /etc/coredns/gslb-members|kubeconfig $KUBECONFIG\n        health_targets 127.0.0.0/8 ::1/128\n        status 127.0.0.1:$STATUS_PORT|" \
 	-e "s|health :8080|health 127.0.0.1:$HEALTH_PORT|" \
 	-e "s|ready :8181|ready 127.0.0.1:$READY_PORT|" \
 	-e "s|prometheus :9153|prometheus 127.0.0.1:$METRICS_PORT|" \
@@ -87,6 +88,11 @@ axfr=$(dig AXFR gslb.sddc.lab @127.0.0.1 -p "$DNS_PORT" +nocmd +nostats)
 echo "$axfr"
 grep -q '^onlineshop\.gslb\.sddc\.lab\..*A.172\.27\.17\.21$' <<<"$axfr" ||
 	{ echo "demo: FAILED: the zone transfer lacks onlineshop's site B VIP" >&2; exit 1; }
+echo "--- the status page's JSON: curl -s http://127.0.0.1:$STATUS_PORT/status.json"
+status=$(curl -fsS "http://127.0.0.1:$STATUS_PORT/status.json?name=onlineshop")
+grep -q '"name": "onlineshop.gslb.sddc.lab."' <<<"$status" ||
+	{ echo "demo: FAILED: the status page does not list onlineshop: $status" >&2; exit 1; }
+echo "    onlineshop.gslb.sddc.lab is listed with its members; the page: http://127.0.0.1:$STATUS_PORT/"
 
 cat <<MSG
 
@@ -101,6 +107,8 @@ Take site B's VIP away (as if AKO withdrew it), then watch every answer become s
 Take site B's API server away: its last known members keep being answered:
   kill $APISERVER_PID_2          # and later: kill -USR1 $GSLB_LAB_PID to start it again
 Metrics:  curl -s 127.0.0.1:$METRICS_PORT/metrics | grep coredns_gslb
+Status page: http://127.0.0.1:$STATUS_PORT/   (JSON: /status.json); why this answer:
+  curl -s '127.0.0.1:$STATUS_PORT/explain?name=onlineshop.gslb.sddc.lab&type=A&client=192.0.2.0/24'
 MSG
 if [ "$DEMO_SECONDS" -gt 0 ]; then
 	echo "Serving for $DEMO_SECONDS s (DEMO_SECONDS); Ctrl-C stops earlier."

@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -88,13 +89,32 @@ func TestLeastPrivilege(t *testing.T) {
 		if _, err := limited.CoreV1().Secrets("").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 			t.Fatalf("%s: the gslb ServiceAccount can list Secrets (err %v): RBAC is not enforced or too wide", c.Name, err)
 		}
+		// Events (the `events` property): create and patch, nothing more.
+		ev, err := limited.CoreV1().Events("default").Create(ctx, &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{GenerateName: "gslb-rbac-"},
+			InvolvedObject: corev1.ObjectReference{Kind: "Namespace", Name: "default", APIVersion: "v1"},
+			Reason:         "RBACCheck", Message: "TestLeastPrivilege", Type: corev1.EventTypeNormal,
+			Source: corev1.EventSource{Component: "gslb"},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("%s: the gslb ServiceAccount cannot create an Event: %v", c.Name, err)
+		}
+		if _, err := limited.CoreV1().Events("default").Patch(ctx, ev.Name, types.StrategicMergePatchType, []byte(`{"count":2}`), metav1.PatchOptions{}); err != nil {
+			t.Errorf("%s: the gslb ServiceAccount cannot patch its Event: %v", c.Name, err)
+		}
+		if _, err := limited.CoreV1().Events("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("%s: the gslb ServiceAccount can list Events (err %v): only create and patch are granted", c.Name, err)
+		}
+		if err := limited.CoreV1().Events("default").Delete(ctx, ev.Name, metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("%s: the gslb ServiceAccount can delete Events (err %v): only create and patch are granted", c.Name, err)
+		}
 	}
 	kubeconfig := filepath.Join(t.TempDir(), "gslb-members")
 	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
 		t.Fatal(err)
 	}
 
-	body := strings.Replace(gslbBlock("endpoint_readiness", "amko "+theLab.Clusters[0].Context, "resources ingress service gatewayapi route"), "kubeconfig "+theLab.Kubeconfig, "kubeconfig "+kubeconfig, 1)
+	body := strings.Replace(gslbBlock("endpoint_readiness", "events", "amko "+theLab.Clusters[0].Context, "resources ingress service gatewayapi route"), "kubeconfig "+theLab.Kubeconfig, "kubeconfig "+kubeconfig, 1)
 	s := startServer(t, body)
 	s.eventually("onlineshop.gslb.sddc.lab", dns.TypeA, updateBound, "172.26.17.21", "172.27.17.21")
 	if !strings.Contains(s.Log(), "AMKO: policy objects") {
