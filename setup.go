@@ -53,6 +53,12 @@ type config struct {
 	namespaces []string
 	ingresses  bool
 	services   bool
+	// gatewayRoutes are the Gateway API route kinds (resource names),
+	// openShiftRoutes route.openshift.io Routes; selectGateways moves the
+	// selector from the routes to their Gateways.
+	gatewayRoutes   []string
+	openShiftRoutes bool
+	selectGateways  bool
 	// customGlobalFQDN: AKO HostRules give hosts their global names
 	// (AMKO's useCustomGlobalFqdn).
 	customGlobalFQDN bool
@@ -165,6 +171,7 @@ func init() {
 		"site":               parseSite,
 		"resources":          parseResources,
 		"selector":           parseSelector,
+		"gateway_selection":  parseGatewaySelection,
 		"namespaces":         parseNamespaces,
 		"custom_global_fqdn": parseCustomGlobalFQDN,
 		"private_networks":   parsePrivateNetworks,
@@ -254,7 +261,7 @@ func (p *parser) finish(file string) error {
 	if err := resolveAmko(file, cfg.amko, clusters); err != nil {
 		return err
 	}
-	if len(clusters) > 0 && !cfg.ingresses && !cfg.services {
+	if len(clusters) > 0 && !cfg.ingresses && !cfg.services && len(cfg.gatewayRoutes) == 0 && !cfg.openShiftRoutes {
 		return fmt.Errorf("resources: nothing to watch")
 	}
 	var sites []string
@@ -386,22 +393,65 @@ func parseSite(p *parser, c *caddy.Controller) error {
 	return nil
 }
 
+// resourceWords are the `resources` property's words for the Gateway API
+// route kinds, singular and plural, and "gatewayapi" for all of them.
+var resourceWords = map[string][]string{
+	"httproute": {kube.ResourceHTTPRoutes}, "grpcroute": {kube.ResourceGRPCRoutes},
+	"tlsroute": {kube.ResourceTLSRoutes}, "tcproute": {kube.ResourceTCPRoutes}, "udproute": {kube.ResourceUDPRoutes},
+	"gatewayapi": kube.GatewayRouteResources,
+}
+
+const resourcesHelp = "ingress, service, httproute, grpcroute, tlsroute, tcproute, udproute, gatewayapi (every route kind of the Gateway API), route (OpenShift)"
+
 func parseResources(p *parser, c *caddy.Controller) error {
 	args := c.RemainingArgs()
 	if len(args) == 0 {
-		return c.Errf("resources needs one or both of: ingress service")
+		return c.Errf("resources needs one or more of: %s", resourcesHelp)
 	}
 	cfg := p.cfg
-	cfg.ingresses, cfg.services = false, false
+	cfg.ingresses, cfg.services, cfg.gatewayRoutes, cfg.openShiftRoutes = false, false, nil, false
 	for _, a := range args {
-		switch strings.ToLower(a) {
+		word := strings.ToLower(a)
+		switch word {
 		case "ingress", "ingresses":
 			cfg.ingresses = true
 		case "service", "services":
 			cfg.services = true
+		case "route", "routes", "openshiftroute", "openshiftroutes":
+			cfg.openShiftRoutes = true
 		default:
-			return c.Errf("unknown resource %q: use ingress and/or service", a)
+			kinds, ok := resourceWords[word]
+			if !ok {
+				kinds, ok = resourceWords[strings.TrimSuffix(word, "s")]
+			}
+			if !ok {
+				return c.Errf("unknown resource %q: use %s", a, resourcesHelp)
+			}
+			for _, k := range kinds {
+				if !slices.Contains(cfg.gatewayRoutes, k) {
+					cfg.gatewayRoutes = append(cfg.gatewayRoutes, k)
+				}
+			}
 		}
+	}
+	return nil
+}
+
+// parseGatewaySelection says which side of a Gateway API route carries the
+// selector (and the namespaces and AMKO GDP selection): the routes
+// (default), or their Gateways.
+func parseGatewaySelection(p *parser, c *caddy.Controller) error {
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return c.Errf("gateway_selection needs one of: route gateway")
+	}
+	switch strings.ToLower(args[0]) {
+	case "route", "routes":
+		p.cfg.selectGateways = false
+	case "gateway", "gateways":
+		p.cfg.selectGateways = true
+	default:
+		return c.Errf("gateway_selection %q: use route (the selector applies to HTTPRoutes and the other routes) or gateway (to their Gateways)", args[0])
 	}
 	return nil
 }

@@ -361,7 +361,7 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"health_targets address without length", []string{"health_targets 127.0.0.0/8 127.0.0.1"}, []string{"Testfile:5", `health_targets: "127.0.0.1" is not a CIDR`}},
 		{"health_targets bad CIDR", []string{"health_targets 10.0.0.0/40"}, []string{"Testfile:5", `health_targets: "10.0.0.0/40" is not a CIDR`}},
 
-		{"unknown property lists the policy properties", []string{"health_probe tcp 80"}, []string{"Testfile:5", `unknown property "health_probe"`, "known: amko, amko_status, answers, api_grace, avi, custom_global_fqdn, down_response, endpoint_readiness, events, fallthrough, hash_mask, health_check, " +
+		{"unknown property lists the policy properties", []string{"health_probe tcp 80"}, []string{"Testfile:5", `unknown property "health_probe"`, "known: amko, amko_status, answers, api_grace, avi, custom_global_fqdn, down_response, endpoint_readiness, events, fallthrough, gateway_selection, hash_mask, health_check, " +
 			"health_expect, health_fall, health_interval, health_quorum, health_rise, health_targets, health_timeout, health_tls, hostmaster, kubeconfig, " +
 			"member, nameserver, namespaces, owner, ownership, policy, priority, private_networks, resources, selector, site, startup_timeout, status, topology, ttl, vantage, weight"}},
 	}

@@ -193,6 +193,27 @@ func TestParse(t *testing.T) {
 			wantClusters: []string{ctxA + "=" + ctxA},
 		},
 		{
+			name:  "resources gateway API kinds and OpenShift Routes, gateway selection",
+			input: "gslb example.org {\n\tkubeconfig KUBECONFIG " + ctxA + "\n\tresources HTTPRoutes tcproute httproute route\n\tgateway_selection gateway\n}",
+			want: func(c *config) {
+				c.zones = []string{"example.org."}
+				c.ingresses, c.services = false, false
+				c.gatewayRoutes = []string{"httproutes", "tcproutes"}
+				c.openShiftRoutes, c.selectGateways = true, true
+			},
+			wantClusters: []string{ctxA + "=" + ctxA},
+		},
+		{
+			name:  "resources gatewayapi is every route kind",
+			input: "gslb example.org {\n\tkubeconfig KUBECONFIG " + ctxA + "\n\tresources ingress gatewayapi\n}",
+			want: func(c *config) {
+				c.zones = []string{"example.org."}
+				c.services = false
+				c.gatewayRoutes = []string{"httproutes", "grpcroutes", "tlsroutes", "tcproutes", "udproutes"}
+			},
+			wantClusters: []string{ctxA + "=" + ctxA},
+		},
+		{
 			name:         "selector with set syntax",
 			input:        "gslb example.org {\n\tkubeconfig KUBECONFIG " + ctxA + "\n\tselector app in (gslb, web), tier!=test\n}",
 			want:         func(c *config) { c.zones = []string{"example.org."}; c.selector = "app in (gslb, web), tier!=test" },
@@ -372,7 +393,9 @@ func TestParseErrors(t *testing.T) {
 		{"site for a context without any kubeconfig", block(member, "site siteb "+ctxB), []string{"Testfile:3", `site names context "` + ctxB + `"`}},
 		{"in-cluster site with a kubeconfig", block("kubeconfig KUBECONFIG", "site local"), []string{"`site local` without a context names the in-cluster site"}},
 
-		{"resources without args", block("resources"), []string{"Testfile:2", "resources needs one or both of"}},
+		{"resources without args", block("resources"), []string{"Testfile:2", "resources needs one or more of", "httproute"}},
+		{"gateway_selection unknown", block("gateway_selection listener"), []string{"Testfile:2", `gateway_selection "listener"`, "route", "gateway"}},
+		{"gateway_selection without args", block("gateway_selection"), []string{"Testfile:2", "gateway_selection needs one of"}},
 		{"resources unknown", block("resources ingress pods"), []string{"Testfile:2", `unknown resource "pods"`}},
 
 		{"selector without args", block("selector"), []string{"Testfile:2", "selector needs a Kubernetes label selector"}},

@@ -77,7 +77,11 @@ func newGSLB(cfg *config) (*GSLB, error) {
 		Namespaces: cfg.namespaces,
 		Ingresses:  cfg.ingresses,
 		Services:   cfg.services,
-		InZone:     model.Zones(cfg.zones).Contains,
+
+		GatewayRoutes:   cfg.gatewayRoutes,
+		SelectGateways:  cfg.selectGateways,
+		OpenShiftRoutes: cfg.openShiftRoutes,
+		InZone:          model.Zones(cfg.zones).Contains,
 
 		EndpointReadiness: cfg.health.endpointReadiness,
 		CustomGlobalFQDN:  cfg.customGlobalFQDN,

@@ -152,6 +152,9 @@ type GDPRule struct {
 	PerSite map[string]model.Overrides
 	// NoProbe is controlPlaneHmOnly; nil when unset.
 	NoProbe *bool
+	// DefaultDomain names the hosts of OpenShift Routes that give only a
+	// spec.subdomain: <subdomain>.<defaultDomain>, as AMKO builds them.
+	DefaultDomain string
 }
 
 // HostRule is an accepted GSLBHostRule, compiled.
@@ -433,8 +436,11 @@ func compileGDP(env *Env, g *GlobalDeploymentPolicy) (*GDPRule, []string, error)
 			break
 		}
 	}
-	if s.DefaultDomain != "" {
-		notes = append(notes, "defaultDomain is for OpenShift Routes, which gslb does not watch: ignored")
+	r.DefaultDomain = strings.TrimPrefix(strings.TrimSpace(s.DefaultDomain), ".")
+	if r.DefaultDomain != "" && env.InZone != nil {
+		if fqdn, ok := model.HostName("x." + r.DefaultDomain); !ok || !env.InZone(fqdn) {
+			notes = append(notes, fmt.Sprintf("defaultDomain %q is outside the zones gslb serves: Routes with only a subdomain under it are not published", s.DefaultDomain))
+		}
 	}
 	return r, notes, nil
 }

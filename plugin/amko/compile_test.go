@@ -557,3 +557,35 @@ func TestGSLBConfigMemberClusters(t *testing.T) {
 		t.Errorf("empty memberClusters: members %v", snap.Members)
 	}
 }
+
+// TestGDPDefaultDomain: the GDP's defaultDomain names OpenShift Routes
+// that give only a subdomain (leading dot or not); one outside the zones
+// is accepted with a note, as it can name nothing gslb serves.
+func TestGDPDefaultDomain(t *testing.T) {
+	for _, c := range []struct{ domain, want, note string }{
+		{".apps.gslb.sddc.lab", "apps.gslb.sddc.lab", ""},
+		{"gslb.sddc.lab", "gslb.sddc.lab", ""},
+		{"apps.example.org", "apps.example.org", `defaultDomain "apps.example.org" is outside the zones`},
+		{"", "", ""},
+	} {
+		g := mustGDP(t)
+		g.Spec.DefaultDomain = c.domain
+		snap, vs := Compile(testEnv(), []GlobalDeploymentPolicy{g}, nil, nil)
+		if len(vs) != 1 || !vs[0].Accepted {
+			t.Fatalf("%q: verdicts %+v", c.domain, vs)
+		}
+		if snap.GDP.DefaultDomain != c.want {
+			t.Errorf("%q: DefaultDomain = %q, want %q", c.domain, snap.GDP.DefaultDomain, c.want)
+		}
+		noted := false
+		for _, n := range vs[0].Notes {
+			noted = noted || (c.note != "" && strings.Contains(n, c.note))
+			if strings.Contains(n, "defaultDomain") && c.note == "" {
+				t.Errorf("%q: unexpected note %q", c.domain, n)
+			}
+		}
+		if c.note != "" && !noted {
+			t.Errorf("%q: no note %q in %q", c.domain, c.note, vs[0].Notes)
+		}
+	}
+}

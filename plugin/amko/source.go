@@ -658,6 +658,16 @@ func (s *Source) Layer(site, fqdn string) kube.Layer {
 	return snap.layer(site, fqdn)
 }
 
+// DefaultDomain implements kube.DefaultDomainPolicy: the defaultDomain of
+// the GDP in force, for OpenShift Routes that give only a subdomain.
+func (s *Source) DefaultDomain() string {
+	snap := s.snap.Load()
+	if snap == nil || !snap.Ready || snap.GDP == nil {
+		return ""
+	}
+	return snap.GDP.DefaultDomain
+}
+
 func matches(sel, labels map[string]string) bool {
 	for k, v := range sel {
 		if got, ok := labels[k]; !ok || got != v {

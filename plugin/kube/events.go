@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -83,7 +84,10 @@ func (w *Watcher) Event(key, eventtype, reason, message string) bool {
 	if !ok {
 		return false
 	}
-	for _, inf := range w.informers[kind] {
+	w.infMu.RLock() // CRD kinds register while other goroutines record
+	infs := slices.Clone(w.informers[kind])
+	w.infMu.RUnlock()
+	for _, inf := range infs {
 		if obj, exists, err := inf.GetIndexer().GetByKey(nsName); err == nil && exists {
 			w.record(obj, eventtype, reason, message)
 			return true

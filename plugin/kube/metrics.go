@@ -48,4 +48,11 @@ var (
 		Name:      "unselected_objects",
 		Help:      "Objects the Corefile selector watches that the policy objects (AMKO GlobalDeploymentPolicy) do not publish, by site.",
 	}, []string{"site"})
+
+	unattachedGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: "gslb",
+		Name:      "unattached_routes",
+		Help:      "Selected Gateway API routes and OpenShift Routes that are not members yet: no parent Gateway accepted them with an address and a listener for their hostnames, or no router admitted them with a VIP, by site.",
+	}, []string{"site"})
 )

@@ -1,5 +1,6 @@
-// Package kube watches Ingresses and LoadBalancer Services in every member
-// cluster and publishes their hosts and VIPs as model records.
+// Package kube watches Ingresses, LoadBalancer Services, Gateway API routes
+// (with their Gateways) and OpenShift Routes in every member cluster and
+// publishes their hosts and VIPs as model records.
 package kube
 
 import (

@@ -13,7 +13,9 @@ import (
 	"github.com/gslb/gslb/plugin/model"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
@@ -64,6 +66,14 @@ type Options struct {
 	// Vantages, when set, also reads the vantages' heartbeats and
 	// verdicts (plugin/vantage) from this cluster.
 	Vantages *Vantages
+	// GatewayRoutes are the Gateway API route kinds watched, by resource
+	// name (GatewayRouteResources); Gateways are watched with them.
+	GatewayRoutes []string
+	// SelectGateways applies Selector and Namespaces to Gateways instead
+	// of routes: every route attached to a selected Gateway is published.
+	SelectGateways bool
+	// OpenShiftRoutes watches route.openshift.io/v1 Routes.
+	OpenShiftRoutes bool
 }
 
 // probeInterval is how often an API server's /readyz is asked, to tell
@@ -97,6 +107,10 @@ type Watcher struct {
 	// lastEvent is when an object event was last applied (unix nanos).
 	lastEvent atomic.Int64
 
+	// infMu guards informers, synced, gateways and dynFactories: the
+	// kinds defined by CRDs are registered once the API server said it
+	// serves them, while resyncs read them.
+	infMu sync.RWMutex
 	// informers of the selected objects by kind, to re-evaluate a
 	// namespace's objects when a Service's readiness flips.
 	informers      map[string][]cache.SharedIndexInformer
@@ -109,10 +123,20 @@ type Watcher struct {
 	// an event stored a newer one.
 	evalMu sync.Mutex
 
+	// crds are the CRD-defined kinds asked for (Gateway API, OpenShift
+	// Routes); dyn and served watch them and ask whether they are served.
+	crds       []*crdKind
+	dyn        dynamic.Interface
+	served     servedResources
+	crdChecked atomic.Bool // the API server said which it serves
+	forbidden  sync.Map    // kinds whose missing RBAC rule was logged
+	gateways   []cache.SharedIndexInformer
+
 	// events records Kubernetes Events; nil unless Options.Events.
 	events *events
 
 	mu         sync.Mutex
+	unattached map[string]bool   // route keys without an accepting, addressed parent
 	ignored    map[string]int    // object key -> hosts ignored
 	invalid    map[string]string // object key -> last reported annotation errors
 	unselected map[string]bool   // object keys the Policy does not publish
@@ -134,6 +158,12 @@ func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
 		return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
 	}
 	w := newWatcher(c, opts, store, client, readyz)
+	if len(w.crds) > 0 {
+		if w.dyn, err = newDynamic(c); err != nil {
+			return nil, fmt.Errorf("site %s (context %q): %w", c.Site, c.Context, err)
+		}
+		w.served = discoveryServed(client.Discovery().ServerResourcesForGroupVersion)
+	}
 	if opts.CustomGlobalFQDN {
 		dyn, err := dynamic.NewForConfig(ClientConfig(c.Config))
 		if err != nil {
@@ -153,8 +183,9 @@ func NewWatcher(c Cluster, opts Options, store *model.Store) (*Watcher, error) {
 // client-go's fake clientset (whose discovery has no REST client for readyz).
 func newWatcher(c Cluster, opts Options, store *model.Store, client kubernetes.Interface, readyz func(context.Context) error) *Watcher {
 	w := &Watcher{cluster: c, opts: opts, store: store, readyz: readyz, stop: make(chan struct{}),
-		ignored: map[string]int{}, invalid: map[string]string{}, unselected: map[string]bool{}, informers: map[string][]cache.SharedIndexInformer{}, endpoints: newEndpoints()}
+		ignored: map[string]int{}, unattached: map[string]bool{}, invalid: map[string]string{}, unselected: map[string]bool{}, informers: map[string][]cache.SharedIndexInformer{}, endpoints: newEndpoints()}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.crds = opts.crdKinds()
 	if opts.Events {
 		w.events = newEvents(w, client)
 	}
@@ -226,9 +257,21 @@ func (w *Watcher) trim(obj any) (any, error) {
 	return obj, err
 }
 
+// informerSnapshot is a copy of the informers by kind, to iterate without
+// holding infMu.
+func (w *Watcher) informerSnapshot() map[string][]cache.SharedIndexInformer {
+	w.infMu.RLock()
+	defer w.infMu.RUnlock()
+	out := make(map[string][]cache.SharedIndexInformer, len(w.informers))
+	for k, v := range w.informers {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
 // resyncNamespace re-evaluates every selected object of namespace ns.
 func (w *Watcher) resyncNamespace(ns string) {
-	for kind, infs := range w.informers {
+	for kind, infs := range w.informerSnapshot() {
 		for _, inf := range infs {
 			keys, _ := inf.GetIndexer().IndexKeys(cache.NamespaceIndex, ns)
 			for _, k := range keys {
@@ -238,24 +281,53 @@ func (w *Watcher) resyncNamespace(ns string) {
 	}
 }
 
+// register makes inf's objects records under kind. Built-in kinds get the
+// typed transform here; CRD kinds come with theirs (trimCRD).
 func (w *Watcher) register(inf cache.SharedIndexInformer, kind string) {
 	// Objects are cached whole by the informer: keep only what is read.
-	_ = inf.SetTransform(w.trim)
-	w.informers[kind] = append(w.informers[kind], inf)
-	_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
-		w.markDown()
-		if w.connected.Swap(false) {
-			log.Warningf("Site %s (context %q): lost the watch on %ss: %v; serving its last known members until it returns",
-				w.cluster.Site, w.cluster.Context, kind, err)
-		}
-		connectedGauge.WithLabelValues(w.cluster.Site).Set(0)
-	})
+	if kind == "ingress" || kind == "service" {
+		_ = inf.SetTransform(w.trim)
+	}
+	_ = inf.SetWatchErrorHandler(w.watchErrorHandler(kind))
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { w.update(kind, obj) },
 		UpdateFunc: func(_, obj any) { w.update(kind, obj) },
 		DeleteFunc: func(obj any) { w.remove(kind, obj) },
 	})
+	w.infMu.Lock()
+	w.informers[kind] = append(w.informers[kind], inf)
 	w.synced = append(w.synced, inf.HasSynced)
+	w.infMu.Unlock()
+}
+
+func (w *Watcher) watchErrorHandler(kind string) cache.WatchErrorHandler {
+	return func(_ *cache.Reflector, err error) {
+		if apierrors.IsForbidden(err) {
+			// A missing RBAC rule, maybe from the first list on (when
+			// the message below is not logged): say which, once.
+			if _, seen := w.forbidden.LoadOrStore(kind, true); !seen {
+				log.Errorf("Site %s (context %q): not allowed to list and watch %s: %v; grant list and watch on them (deploy/rbac.yaml)",
+					w.cluster.Site, w.cluster.Context, plural(kind), err)
+			}
+		}
+		w.markDown()
+		if w.connected.Swap(false) {
+			log.Warningf("Site %s (context %q): lost the watch on %s: %v; serving its last known members until it returns",
+				w.cluster.Site, w.cluster.Context, plural(kind), err)
+		}
+		connectedGauge.WithLabelValues(w.cluster.Site).Set(0)
+	}
+}
+
+// plural names a kind's objects in messages: "ingresses", "httproutes".
+func plural(kind string) string {
+	switch {
+	case strings.HasSuffix(kind, "ss"):
+		return kind + "es"
+	case strings.HasSuffix(kind, "s"):
+		return kind
+	}
+	return kind + "s"
 }
 
 func (w *Watcher) key(kind string, obj any) string {
@@ -302,6 +374,32 @@ func (w *Watcher) evaluate(kind string, obj any) {
 		if publish = w.publishes(ns, o.Labels); publish {
 			ex = FromService(o, w.cluster.Site, inZone, w.opts.DefaultCheck)
 		}
+	case *unstructured.Unstructured:
+		ns, meta = o.GetNamespace(), o
+		var attached bool
+		switch {
+		case kind == ResourceOpenShiftRoutes:
+			backends = routeServices(o)
+			if publish = w.publishes(ns, o.GetLabels()); publish {
+				ex, attached = FromOpenShiftRoute(o, w.defaultDomain(), w.cluster.Site, inZone, w.opts.DefaultCheck)
+			}
+		case slices.Contains(GatewayRouteResources, kind):
+			backends = routeBackends(o)
+			var allow ParentFilter
+			if w.opts.SelectGateways {
+				// The Gateway carries the selection: its labels and
+				// namespace are what the policy selects.
+				allow = func(gw *unstructured.Unstructured) bool { return w.publishes(gw.GetNamespace(), gw.GetLabels()) }
+			} else {
+				publish = w.publishes(ns, o.GetLabels())
+			}
+			if publish {
+				ex, attached = FromGatewayRoute(kind, o, w.gatewayByKey, allow, w.cluster.Site, inZone, w.opts.DefaultCheck)
+			}
+		default:
+			return
+		}
+		w.setUnattached(w.key(kind, obj), publish && !attached)
 	default:
 		return
 	}
@@ -350,6 +448,7 @@ func (w *Watcher) remove(kind string, obj any) {
 	w.reportErrors(key, nil)
 	w.store.Delete(key)
 	w.setIgnored(key, 0)
+	w.setUnattached(key, false)
 	if w.opts.Policy != nil {
 		w.setUnselected(key, false)
 	}
@@ -369,6 +468,35 @@ func (w *Watcher) setUnselected(key string, unselected bool) bool {
 	}
 	unselectedGauge.WithLabelValues(w.cluster.Site).Set(float64(len(w.unselected)))
 	return changed
+}
+
+// defaultDomain is the policy's domain for Routes that name only a
+// subdomain (AMKO's GDP defaultDomain); empty without one.
+func (w *Watcher) defaultDomain() string {
+	if d, ok := w.opts.Policy.(DefaultDomainPolicy); ok {
+		return d.DefaultDomain()
+	}
+	return ""
+}
+
+// DefaultDomainPolicy is a Policy that also gives the domain of OpenShift
+// Routes with only a spec.subdomain (AMKO's GDP defaultDomain).
+type DefaultDomainPolicy interface {
+	DefaultDomain() string
+}
+
+func (w *Watcher) setUnattached(key string, unattached bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if unattached == w.unattached[key] {
+		return
+	}
+	if unattached {
+		w.unattached[key] = true
+	} else {
+		delete(w.unattached, key)
+	}
+	unattachedGauge.WithLabelValues(w.cluster.Site).Set(float64(len(w.unattached)))
 }
 
 func (w *Watcher) sawEvent() {
@@ -404,13 +532,21 @@ func (w *Watcher) Start() {
 	for _, f := range w.factories {
 		f.Start(w.stop)
 	}
-	for _, f := range w.dynFactories {
+	for _, f := range w.dynFactoriesSnapshot() {
 		f.Start(w.stop)
 	}
 	w.done.Add(2)
 	go func() {
 		defer w.done.Done()
-		if cache.WaitForCacheSync(w.stop, w.synced...) {
+		// The CRD kinds' informers exist once the API server said which
+		// kinds it serves: only then is the list of informers complete.
+		if len(w.crds) > 0 && !w.watchCRDKinds() {
+			return
+		}
+		w.infMu.RLock()
+		synced := slices.Clone(w.synced)
+		w.infMu.RUnlock()
+		if cache.WaitForCacheSync(w.stop, synced...) {
 			if w.endpointSynced != nil {
 				// Readiness is known only now: apply it everywhere.
 				w.endpoints.markSynced()
@@ -460,7 +596,13 @@ func (w *Watcher) probe() {
 
 // HasSynced tells whether the initial list of every informer completed.
 func (w *Watcher) HasSynced() bool {
-	for _, s := range w.synced {
+	if len(w.crds) > 0 && !w.crdChecked.Load() {
+		return false
+	}
+	w.infMu.RLock()
+	synced := slices.Clone(w.synced)
+	w.infMu.RUnlock()
+	for _, s := range synced {
 		if !s() {
 			return false
 		}
@@ -482,10 +624,10 @@ func (w *Watcher) Stop() {
 	for _, f := range w.factories {
 		f.Shutdown()
 	}
-	for _, f := range w.dynFactories {
+	w.done.Wait() // no CRD kind is registered after this
+	for _, f := range w.dynFactoriesSnapshot() {
 		f.Shutdown()
 	}
-	w.done.Wait()
 	if w.events != nil {
 		w.events.stop()
 	}
@@ -537,8 +679,14 @@ func (w *Watcher) DisconnectedSince() time.Time {
 // answers changed. Safe to call at any time, from any goroutine.
 func (w *Watcher) Resync() { w.resyncAll() }
 
+func (w *Watcher) dynFactoriesSnapshot() []dynamicinformer.DynamicSharedInformerFactory {
+	w.infMu.RLock()
+	defer w.infMu.RUnlock()
+	return slices.Clone(w.dynFactories)
+}
+
 func (w *Watcher) resyncAll() {
-	for kind, infs := range w.informers {
+	for kind, infs := range w.informerSnapshot() {
 		for _, inf := range infs {
 			for _, k := range inf.GetIndexer().ListKeys() {
 				w.reevaluate(kind, inf, k)

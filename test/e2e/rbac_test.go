@@ -51,6 +51,12 @@ func TestLeastPrivilege(t *testing.T) {
 	// Exercise every permission: AMKO's objects are listed in the leader,
 	// EndpointSlices everywhere (the seed's Service gets a ready one).
 	installAmkoCRDs(t)
+	// The Gateway API and OpenShift Route kinds are watched where served:
+	// site A serves them (site B does not, and is skipped).
+	installGatewayAPI(t)
+	if err := theLab.Clusters[0].InstallCRDs(ctx, routeCRDManifest(t)); err != nil {
+		t.Fatal(err)
+	}
 	for i := range theLab.Clusters {
 		setEndpoints(t, i, lab.OnlineshopNamespace, lab.OnlineshopService, true)
 		t.Cleanup(func() {
@@ -109,7 +115,7 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	body := strings.Replace(gslbBlock("endpoint_readiness", "events", "amko "+theLab.Clusters[0].Context), "kubeconfig "+theLab.Kubeconfig, "kubeconfig "+kubeconfig, 1)
+	body := strings.Replace(gslbBlock("endpoint_readiness", "events", "amko "+theLab.Clusters[0].Context, "resources ingress service gatewayapi route"), "kubeconfig "+theLab.Kubeconfig, "kubeconfig "+kubeconfig, 1)
 	s := startServer(t, body)
 	s.eventually("onlineshop.gslb.sddc.lab", dns.TypeA, updateBound, "172.26.17.21", "172.27.17.21")
 	if !strings.Contains(s.Log(), "AMKO: policy objects") {
