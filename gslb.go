@@ -117,6 +117,9 @@ func (g *GSLB) waitReady() {
 	defer tick.Stop()
 	for {
 		if g.synced() {
+			// Ready means answering what the sources hold, not only
+			// holding it: the table build is debounced.
+			g.builder.Flush(g.stopCh)
 			g.ready.Store(true)
 			return
 		}
@@ -129,6 +132,7 @@ func (g *GSLB) waitReady() {
 					log.Warning(s.NotSynced(g.timeout))
 				}
 			}
+			g.builder.Flush(g.stopCh)
 			g.ready.Store(true)
 			return
 		case <-tick.C:

@@ -59,6 +59,9 @@ type Builder struct {
 	mu         sync.Mutex
 	touched    map[string]struct{} // names whose health may have changed
 	recheckAll bool
+	// flush carries Flush's requests to Run: each is closed once a table
+	// with every change made before it is published.
+	flush chan chan struct{}
 
 	st *state // only used by the goroutine that builds
 }
@@ -67,7 +70,7 @@ type Builder struct {
 // (at least the apex) exists before the first query. health may be nil: then
 // every member is up.
 func NewBuilder(cfg Config, store Source, health Health) *Builder {
-	b := &Builder{cfg: cfg, store: store, health: health, notify: make(chan struct{}, 1), touched: map[string]struct{}{}}
+	b := &Builder{cfg: cfg, store: store, health: health, notify: make(chan struct{}, 1), touched: map[string]struct{}{}, flush: make(chan chan struct{})}
 	st, empty := newState(&b.cfg)
 	b.st = st
 	now := time.Now()
@@ -125,18 +128,43 @@ func (b *Builder) wake() {
 func (b *Builder) Run(stop <-chan struct{}) {
 	b.st.onHealth = b.OnMemberHealth
 	for {
+		var flushed chan struct{}
 		select {
 		case <-stop:
 			return
 		case <-b.store.Changed():
 		case <-b.notify:
+		case flushed = <-b.flush:
 		}
-		select {
-		case <-stop:
-			return
-		case <-time.After(Debounce):
+		if flushed == nil {
+			select {
+			case <-stop:
+				return
+			case <-time.After(Debounce):
+			case flushed = <-b.flush:
+			}
 		}
 		b.rebuild(time.Now())
+		if flushed != nil {
+			close(flushed)
+		}
+	}
+}
+
+// Flush publishes every change made before it at once, without waiting
+// for the debounce, and returns when that table is in use, or when stop
+// closes. Run must be running. Readiness waits for it: a server whose
+// sources have synced is not ready until its table shows what they hold.
+func (b *Builder) Flush(stop <-chan struct{}) {
+	done := make(chan struct{})
+	select {
+	case b.flush <- done:
+	case <-stop:
+		return
+	}
+	select {
+	case <-done:
+	case <-stop:
 	}
 }
 

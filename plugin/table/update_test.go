@@ -350,3 +350,34 @@ func TestConcurrentReaders(t *testing.T) {
 	want := Compile(testConfig(0), store.Records(), nil, b.Table().Serial)
 	checkSame(t, "after the churn", b.Table(), want)
 }
+
+// TestFlush: Flush returns only once a table with every change made
+// before it is in use, however short the wait since the change (the
+// debounce would otherwise leave it out), and it does not block a stopped
+// builder's caller.
+func TestFlush(t *testing.T) {
+	store := model.NewStore()
+	b := NewBuilder(testConfig(0), store, nil)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { b.Run(stop); close(done) }()
+	c := policy.Client{Addr: netip.MustParseAddr("192.0.2.9"), Bits: 32}
+	for i := range 100 {
+		qname := fmt.Sprintf("app%d.example.org.", i)
+		store.Set(fmt.Sprint("k", i), []model.Record{{FQDN: qname, Member: model.Member{Site: "a", Addr: netip.AddrFrom4([4]byte{10, 0, byte(i), 1})}}})
+		b.Flush(stop)
+		tbl := b.Table()
+		if a := tbl.Lookup(tbl.Zone(qname), qname, dns.TypeA, c); a.Result != Success {
+			t.Fatalf("%s right after Flush: %s", qname, a.Result)
+		}
+	}
+	close(stop)
+	<-done
+	flushed := make(chan struct{})
+	go func() { b.Flush(stop); close(flushed) }()
+	select {
+	case <-flushed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Flush blocks after the builder stopped")
+	}
+}
