@@ -48,6 +48,7 @@ import (
 
 	"github.com/gslb/gslb/test/avisim"
 	"github.com/gslb/gslb/test/lab"
+	"github.com/gslb/gslb/test/testutil"
 	"github.com/miekg/dns"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -280,7 +281,7 @@ func (d *driver) setUp(ctx context.Context) error {
 		return err
 	}
 
-	port, err := freePort(stableIP, flapIP, soloIP)
+	port, err := testutil.FreePort(stableIP, flapIP, soloIP)
 	if err != nil {
 		return err
 	}
@@ -296,15 +297,15 @@ func (d *driver) setUp(ctx context.Context) error {
 		}))
 	}
 
-	dnsPort, err := freePort("127.0.0.1")
+	dnsPort, err := testutil.FreePort("127.0.0.1")
 	if err != nil {
 		return err
 	}
-	readyPort, err := freePort("127.0.0.1")
+	readyPort, err := testutil.FreePort("127.0.0.1")
 	if err != nil {
 		return err
 	}
-	metricsPort, err := freePort("127.0.0.1")
+	metricsPort, err := testutil.FreePort("127.0.0.1")
 	if err != nil {
 		return err
 	}
@@ -399,35 +400,6 @@ func (d *driver) tearDown() {
 		}
 		d.lab.Close()
 	}
-}
-
-func freePort(ips ...string) (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		ok := true
-		for _, ip := range ips {
-			addr := net.JoinHostPort(ip, strconv.Itoa(port))
-			if c, err := net.ListenPacket("udp", addr); err == nil {
-				c.Close()
-			} else {
-				ok = false
-			}
-			if t, err := net.Listen("tcp", addr); err == nil {
-				t.Close()
-			} else {
-				ok = false
-			}
-		}
-		if ok {
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free port")
 }
 
 // ---- truth ----

@@ -20,11 +20,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/miekg/dns"
+	"github.com/gslb/gslb/test/testutil"
 )
 
 const (
@@ -76,40 +75,12 @@ func (m *member) stop() {
 	}
 }
 
-func freePort(ips ...string) (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		ok := true
-		for _, ip := range ips {
-			if c, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port))); err == nil {
-				c.Close()
-			} else {
-				ok = false
-			}
-			if t, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port))); err == nil {
-				t.Close()
-			} else {
-				ok = false
-			}
-		}
-		if ok {
-			return port, nil
-		}
-	}
-	return 0, fmt.Errorf("no free port")
-}
-
 func run(coredns string, trials int, interval, timeout time.Duration, fall, rise int) error {
-	httpPort, err := freePort(ipA, ipB)
+	httpPort, err := testutil.FreePort(ipA, ipB)
 	if err != nil {
 		return err
 	}
-	dnsPort, err := freePort("127.0.0.1")
+	dnsPort, err := testutil.FreePort("127.0.0.1")
 	if err != nil {
 		return err
 	}
@@ -161,7 +132,7 @@ func run(coredns string, trials int, interval, timeout time.Duration, fall, rise
 	fmt.Printf("failover: %d trials; health_check http, interval %s, timeout %s, fall %d, rise %d; members %s and %s\n",
 		trials, interval, timeout, fall, rise, a.addr, b.addr)
 	both := []string{ipA, ipB}
-	if _, err := waitFor(server, both, 30*time.Second); err != nil {
+	if _, err := testutil.WaitAnswer(server, name, both, 30*time.Second); err != nil {
 		return err
 	}
 	var took []time.Duration
@@ -180,7 +151,7 @@ func run(coredns string, trials int, interval, timeout time.Duration, fall, rise
 		if victim == b {
 			rest = []string{ipA}
 		}
-		d, err := waitFor(server, rest, 60*time.Second)
+		d, err := testutil.WaitAnswer(server, name, rest, 60*time.Second)
 		if err != nil {
 			return fmt.Errorf("trial %d: %w", i+1, err)
 		}
@@ -189,7 +160,7 @@ func run(coredns string, trials int, interval, timeout time.Duration, fall, rise
 		if err := victim.start(); err != nil {
 			return err
 		}
-		if _, err := waitFor(server, both, 60*time.Second); err != nil {
+		if _, err := testutil.WaitAnswer(server, name, both, 60*time.Second); err != nil {
 			return fmt.Errorf("trial %d: member did not come back: %w", i+1, err)
 		}
 	}
@@ -197,31 +168,6 @@ func run(coredns string, trials int, interval, timeout time.Duration, fall, rise
 	fmt.Printf("failover p50: %.2f s\n", quantile(took, 0.50).Seconds())
 	fmt.Printf("failover p99: %.2f s\n", quantile(took, 0.99).Seconds())
 	return nil
-}
-
-// waitFor polls every 10 ms until the answer is exactly want.
-func waitFor(server string, want []string, limit time.Duration) (time.Duration, error) {
-	begin := time.Now()
-	c := &dns.Client{Timeout: time.Second}
-	m := new(dns.Msg)
-	m.SetQuestion(name, dns.TypeA)
-	var got []string
-	for time.Since(begin) < limit {
-		if r, _, err := c.Exchange(m, server); err == nil {
-			got = got[:0]
-			for _, rr := range r.Answer {
-				if a, ok := rr.(*dns.A); ok {
-					got = append(got, a.A.String())
-				}
-			}
-			slices.Sort(got)
-			if slices.Equal(got, want) {
-				return time.Since(begin), nil
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return 0, fmt.Errorf("answer still %s after %s, want %s", strings.Join(got, ","), limit, strings.Join(want, ","))
 }
 
 // quantile uses the nearest-rank method on sorted durations.

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/gslb/gslb/test/lab"
+	"github.com/gslb/gslb/test/testutil"
 	"github.com/miekg/dns"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -400,19 +401,10 @@ type server struct {
 	log                  *os.File
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func startServer(o options, bin string, l *lab.Lab, ns string) (*server, error) {
 	var ports [4]int
 	for i := range ports {
-		p, err := freePort()
+		p, err := testutil.FreePort()
 		if err != nil {
 			return nil, err
 		}

@@ -37,7 +37,7 @@ import (
 	"github.com/gslb/gslb/plugin/kube"
 	"github.com/gslb/gslb/plugin/vantage"
 	"github.com/gslb/gslb/test/lab"
-	"github.com/miekg/dns"
+	"github.com/gslb/gslb/test/testutil"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -115,7 +115,7 @@ const objects = "gslb-vantages"
 func agreement(ctx context.Context, l *lab.Lab, coredns string, trials int) error {
 	host := "app.vantage.gslb.bench"
 	ips := []string{"127.26.17.51", "127.27.17.51", "127.28.17.51"}
-	port, err := freePort(ips...)
+	port, err := testutil.FreePort(ips...)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func agreement(ctx context.Context, l *lab.Lab, coredns string, trials int) erro
 	defer os.RemoveAll(dir)
 	var servers []string
 	for i, c := range l.Clusters {
-		dnsPort, err := freePort("127.0.0.1")
+		dnsPort, err := testutil.FreePort("127.0.0.1")
 		if err != nil {
 			return err
 		}
@@ -192,7 +192,7 @@ func agreement(ctx context.Context, l *lab.Lab, coredns string, trials int) erro
 	all := slices.Clone(ips)
 	without := []string{ips[0], ips[2]}
 	for _, s := range servers {
-		if _, err := waitFor(s, host, all, 60*time.Second); err != nil {
+		if _, err := testutil.WaitAnswer(s, host, all, 60*time.Second); err != nil {
 			return fmt.Errorf("server %s: %v", s, err)
 		}
 	}
@@ -212,7 +212,7 @@ func agreement(ctx context.Context, l *lab.Lab, coredns string, trials int) erro
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := waitFor(s, host, without, 60*time.Second); err != nil {
+				if _, err := testutil.WaitAnswer(s, host, without, 60*time.Second); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -231,7 +231,7 @@ func agreement(ctx context.Context, l *lab.Lab, coredns string, trials int) erro
 			return err
 		}
 		for _, s := range servers {
-			if _, err := waitFor(s, host, all, 60*time.Second); err != nil {
+			if _, err := testutil.WaitAnswer(s, host, all, 60*time.Second); err != nil {
 				return err
 			}
 		}
@@ -325,61 +325,6 @@ func writeRate(ctx context.Context, l *lab.Lab, members int, d time.Duration) er
 			churn.name, float64(flips)/secs, (leases+sheets)/secs, leases/secs, sheets/secs, failed, value(vantage.SheetBytes)/1024, bytes/1024/secs)
 	}
 	return nil
-}
-
-func freePort(ips ...string) (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		ok := true
-		for _, ip := range ips {
-			t, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
-			if err != nil {
-				ok = false
-				break
-			}
-			t.Close()
-			if u, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port))); err != nil {
-				ok = false
-				break
-			} else {
-				u.Close()
-			}
-		}
-		if ok {
-			return port, nil
-		}
-	}
-	return 0, fmt.Errorf("no free port on %v", ips)
-}
-
-// waitFor polls every 10 ms until the answer is exactly want.
-func waitFor(server, name string, want []string, limit time.Duration) (time.Duration, error) {
-	begin := time.Now()
-	c := &dns.Client{Timeout: time.Second}
-	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
-	var got []string
-	for time.Since(begin) < limit {
-		if r, _, err := c.Exchange(m, server); err == nil {
-			got = got[:0]
-			for _, rr := range r.Answer {
-				if a, ok := rr.(*dns.A); ok {
-					got = append(got, a.A.String())
-				}
-			}
-			slices.Sort(got)
-			if slices.Equal(got, want) {
-				return time.Since(begin), nil
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return 0, fmt.Errorf("%s at %s: answer still %s after %s, want %s", name, server, strings.Join(got, ","), limit, strings.Join(want, ","))
 }
 
 // quantile uses the nearest-rank method on sorted durations.
