@@ -384,7 +384,7 @@ func (h *memberHealth) updateStale(now time.Time) []string {
 func (h *memberHealth) share(v *vantageConfig, board *vantage.Board) error {
 	pub, err := kube.NewPublisher(kube.PublisherConfig{
 		Cluster: v.cluster, Namespace: v.namespace, Vantage: v.name,
-		Heartbeat: v.heartbeat, Verdicts: h.verdicts,
+		Heartbeat: v.heartbeat, Verdicts: h.verdicts, OnEpoch: board.SetSelfEpoch,
 	})
 	if err != nil {
 		return err

@@ -123,6 +123,7 @@ type Publisher struct {
 	heartbeat time.Duration
 	coalesce  time.Duration
 	verdicts  func() []vantage.Verdict
+	onEpoch   func(time.Time)
 	kick      chan struct{}
 
 	lease   *coordinationv1.Lease
@@ -141,6 +142,9 @@ type PublisherConfig struct {
 	Coalesce time.Duration
 	// Verdicts returns the vantage's current verdicts.
 	Verdicts func() []vantage.Verdict
+	// OnEpoch, when set, learns when the run starts (the heartbeat's
+	// acquireTime), before anything is written.
+	OnEpoch func(time.Time)
 }
 
 // NewPublisher prepares the client; nothing is written before Run.
@@ -161,7 +165,7 @@ func newPublisher(c PublisherConfig, client kubernetes.Interface) *Publisher {
 	}
 	return &Publisher{
 		client: client, site: c.Cluster.Site, ns: c.Namespace, name: VantageObjectName(c.Vantage), vantage: c.Vantage,
-		heartbeat: c.Heartbeat, coalesce: c.Coalesce, verdicts: c.Verdicts,
+		heartbeat: c.Heartbeat, coalesce: c.Coalesce, verdicts: c.Verdicts, onEpoch: c.OnEpoch,
 		kick: make(chan struct{}, 1), failing: map[string]bool{},
 	}
 }
@@ -184,6 +188,9 @@ func (p *Publisher) Run(stop <-chan struct{}) {
 	go func() { <-stop; cancel() }()
 	defer cancel()
 	p.epoch = metav1.NowMicro()
+	if p.onEpoch != nil {
+		p.onEpoch(p.epoch.Time)
+	}
 	p.writeSheet(ctx)
 	p.renew(ctx)
 	beat := time.NewTicker(p.heartbeat)

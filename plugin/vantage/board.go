@@ -38,6 +38,41 @@ type Board struct {
 	// fallback: no peer counted at the last Refresh. started: the first
 	// stale period is over, so fallback transitions are logged.
 	fallback, started bool
+	// selfEpoch is when this server's own run started publishing (zero
+	// before): an own-named heartbeat of another run renewed after it
+	// means a second server uses this vantage name.
+	selfEpoch time.Time
+}
+
+// SetSelfEpoch tells the board when this server's publisher started its
+// run (the acquireTime of its heartbeat).
+func (b *Board) SetSelfEpoch(epoch time.Time) {
+	b.mu.Lock()
+	b.selfEpoch = epoch
+	b.mu.Unlock()
+}
+
+// checkSelf looks at a heartbeat published under this server's own vantage
+// name. Its own writes read back, and an earlier run's last heartbeat, are
+// fine, and so is a reloaded instance's predecessor stopping; a different
+// run still renewing it a stale period after this run started is a second
+// server with the same name: the two overwrite each other's verdicts, so
+// peers see them flap. That is a configuration error, logged once. Called
+// with b.mu held.
+func (b *Board) checkSelf(object string, epoch, renew time.Time) {
+	if b.selfEpoch.IsZero() || epoch.IsZero() {
+		return
+	}
+	// The API server keeps microseconds; the run's own epoch has more.
+	sameRun := epoch.Sub(b.selfEpoch).Abs() < time.Millisecond
+	// A reload starts the new run before the old one stops: the old run
+	// may renew for a moment after the new one started. Only a run still
+	// renewing a stale period later is another server.
+	if sameRun || !renew.After(b.selfEpoch.Add(b.cfg.StaleAfter)) {
+		return
+	}
+	b.complain(object, "duplicate_vantage", "another gslb server publishes as vantage \""+b.cfg.Self+
+		"\" (a heartbeat of another run, renewed after this one started): the two overwrite each other's verdicts; give every server its own vantage name")
 }
 
 type peer struct {
@@ -117,6 +152,10 @@ func (b *Board) peer(object, vantage string) *peer {
 func (b *Board) Heartbeat(object, vantage, holder string, epoch, renew time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if vantage == b.cfg.Self {
+		b.checkSelf(object, epoch, renew)
+		return
+	}
 	p := b.peer(object, vantage)
 	if p == nil {
 		return

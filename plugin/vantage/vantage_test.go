@@ -249,3 +249,38 @@ func TestShortReason(t *testing.T) {
 		t.Errorf("cut a rune: %q", got)
 	}
 }
+
+// TestBoardDuplicateVantage: heartbeats under the server's own name are its
+// own writes read back, or an earlier run's, and are fine; another run
+// renewing the name after this one started is a second server with the
+// same vantage name, logged once. None of them ever votes.
+func TestBoardDuplicateVantage(t *testing.T) {
+	b, clk := newTestBoard("majority", "a", "b")
+	start := clk.now
+	b.Heartbeat("lease a", "a", "a", start.Add(-time.Hour), start.Add(-time.Minute)) // before SetSelfEpoch: nothing known
+	b.SetSelfEpoch(start)
+	b.Heartbeat("lease a", "a", "a", start.Add(-time.Hour), start.Add(-time.Minute))           // the previous run's last heartbeat
+	b.Heartbeat("lease a", "a", "a", start.Add(300*time.Nanosecond), start.Add(2*time.Second)) // our own, microseconds kept
+	if len(b.logged) != 0 {
+		t.Fatalf("own and earlier heartbeats complained: %v", b.logged)
+	}
+	// A reload: the instance replaced renews once more after this run
+	// started, then stops.
+	b.Heartbeat("lease a", "a", "a", start.Add(-time.Hour), start.Add(time.Second))
+	if len(b.logged) != 0 {
+		t.Fatalf("a reload's handover complained: %v", b.logged)
+	}
+	other := start.Add(5 * time.Second)
+	b.Heartbeat("lease a", "a", "a", other, other.Add(time.Second))
+	b.Heartbeat("lease a", "a", "a", other, other.Add(10*time.Second)) // past StaleAfter (8 s): not a handover
+	b.Heartbeat("lease a", "a", "a", other, other.Add(12*time.Second))
+	if msg := b.logged["lease a"]; !strings.Contains(msg, "another gslb server publishes as vantage \"a\"") || !strings.Contains(msg, "its own vantage name") {
+		t.Errorf("complaint %q, want the duplicate name and the fix", msg)
+	}
+	if len(b.logged) != 1 {
+		t.Errorf("complaints %v, want one", b.logged)
+	}
+	if views := b.Views(1); len(views) != 0 {
+		t.Errorf("own-named objects vote: %v", views)
+	}
+}
