@@ -18,14 +18,14 @@ var (
 		Namespace: plugin.Namespace,
 		Subsystem: "gslb",
 		Name:      "cluster_synced",
-		Help:      "1 once the member cluster's Ingresses and Services have been listed.",
+		Help:      "1 once the member cluster's watched objects (Ingresses, Services, Gateway API routes, OpenShift Routes, as configured) have been listed.",
 	}, []string{"site"})
 
 	lastEventGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: "gslb",
 		Name:      "cluster_last_event_timestamp_seconds",
-		Help:      "Unix time of the last Ingress or Service event from the member cluster; age = time() - value.",
+		Help:      "Unix time of the last event of a watched object from the member cluster; age = time() - value.",
 	}, []string{"site"})
 
 	ignoredGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
