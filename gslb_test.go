@@ -714,16 +714,15 @@ func TestWeightedPolicy(t *testing.T) {
 	}
 }
 
-// TestDownResponseNoneByProbe: a member whose TCP probe fails leaves the
-// answers; a name whose only member it is answers SERVFAIL (down_response
-// none). The probes only reach 127.0.0.1 (a listener of this test) and
-// 127.0.0.2 (nothing listens there).
-func TestDownResponseNoneByProbe(t *testing.T) {
+// tcpTarget is a TCP probe target on 127.0.0.1 that accepts and closes
+// every connection (a healthy member for a TCP probe); it returns its port.
+func tcpTarget(t *testing.T) int {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -733,7 +732,15 @@ func TestDownResponseNoneByProbe(t *testing.T) {
 			c.Close()
 		}
 	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestDownResponseNoneByProbe: a member whose TCP probe fails leaves the
+// answers; a name whose only member it is answers SERVFAIL (down_response
+// none). The probes only reach 127.0.0.1 (a listener of this test) and
+// 127.0.0.2 (nothing listens there).
+func TestDownResponseNoneByProbe(t *testing.T) {
+	port := tcpTarget(t)
 	g := newTestGSLB(t, fmt.Sprintf(`gslb example.org {
 	member down.example.org 127.0.0.2
 	member mixed.example.org 127.0.0.1 127.0.0.2

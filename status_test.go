@@ -7,7 +7,6 @@ import (
 	"io"
 	golog "log"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -293,21 +292,7 @@ func TestExplainBadRequest(t *testing.T) {
 // filters by name, site and state; pages that add up; the HTML page shows
 // the same.
 func TestStatusPageFiltersAndPages(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := tcpTarget(t)
 	var b strings.Builder
 	fmt.Fprintf(&b, "gslb example.org {\n health_check tcp %d\n health_targets 127.0.0.0/8\n health_interval 100ms\n health_timeout 500ms\n", port)
 	for i := range 10000 {

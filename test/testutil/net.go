@@ -3,9 +3,11 @@ package testutil
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -71,4 +73,45 @@ func WaitAnswer(server, name string, want []string, limit time.Duration) (time.D
 		time.Sleep(10 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("%s at %s: answer still %s after %s, want %s", name, server, strings.Join(got, ","), limit, strings.Join(want, ","))
+}
+
+// ProbeTarget is an HTTP server answering 200 on a fixed address: a
+// member's VIP that benchmarks stop (an outage) and start again on the same
+// address and port.
+type ProbeTarget struct {
+	Addr string // host:port
+	mu   sync.Mutex
+	srv  *http.Server
+}
+
+// Start listens on Addr, retrying for 5 s while the port is still held by
+// the previous Stop's connections.
+func (p *ProbeTarget) Start() error {
+	var ln net.Listener
+	var err error
+	for range 50 {
+		if ln, err = net.Listen("tcp", p.Addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	go srv.Serve(ln)
+	p.mu.Lock()
+	p.srv = srv
+	p.mu.Unlock()
+	return nil
+}
+
+// Stop closes the server and its connections: probes are refused.
+func (p *ProbeTarget) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.srv != nil {
+		p.srv.Close()
+		p.srv = nil
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -46,35 +45,6 @@ func main() {
 	}
 }
 
-type member struct {
-	addr string
-	srv  *http.Server
-}
-
-func (m *member) start() error {
-	var l net.Listener
-	var err error
-	for range 50 {
-		if l, err = net.Listen("tcp", m.addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		return err
-	}
-	m.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})}
-	go m.srv.Serve(l)
-	return nil
-}
-
-func (m *member) stop() {
-	if m.srv != nil {
-		m.srv.Close()
-		m.srv = nil
-	}
-}
-
 func run(coredns string, trials int, interval, timeout time.Duration, fall, rise int) error {
 	httpPort, err := testutil.FreePort(ipA, ipB)
 	if err != nil {
@@ -84,15 +54,15 @@ func run(coredns string, trials int, interval, timeout time.Duration, fall, rise
 	if err != nil {
 		return err
 	}
-	a, b := &member{addr: net.JoinHostPort(ipA, strconv.Itoa(httpPort))}, &member{addr: net.JoinHostPort(ipB, strconv.Itoa(httpPort))}
-	if err := a.start(); err != nil {
+	a, b := &testutil.ProbeTarget{Addr: net.JoinHostPort(ipA, strconv.Itoa(httpPort))}, &testutil.ProbeTarget{Addr: net.JoinHostPort(ipB, strconv.Itoa(httpPort))}
+	if err := a.Start(); err != nil {
 		return err
 	}
-	defer a.stop()
-	if err := b.start(); err != nil {
+	defer a.Stop()
+	if err := b.Start(); err != nil {
 		return err
 	}
-	defer b.stop()
+	defer b.Stop()
 
 	dir, err := os.MkdirTemp("", "gslb-failover-")
 	if err != nil {
@@ -130,7 +100,7 @@ func run(coredns string, trials int, interval, timeout time.Duration, fall, rise
 
 	server := net.JoinHostPort("127.0.0.1", strconv.Itoa(dnsPort))
 	fmt.Printf("failover: %d trials; health_check http, interval %s, timeout %s, fall %d, rise %d; members %s and %s\n",
-		trials, interval, timeout, fall, rise, a.addr, b.addr)
+		trials, interval, timeout, fall, rise, a.Addr, b.Addr)
 	both := []string{ipA, ipB}
 	if _, err := testutil.WaitAnswer(server, name, both, 30*time.Second); err != nil {
 		return err
@@ -146,7 +116,7 @@ func run(coredns string, trials int, interval, timeout time.Duration, fall, rise
 		// A random extra delay puts the kill at a random phase of the
 		// probe schedule, so the trials sample the whole distribution.
 		time.Sleep(interval*time.Duration(rise) + interval/2 + rand.N(interval))
-		victim.stop()
+		victim.Stop()
 		rest := []string{ipB}
 		if victim == b {
 			rest = []string{ipA}
@@ -156,8 +126,8 @@ func run(coredns string, trials int, interval, timeout time.Duration, fall, rise
 			return fmt.Errorf("trial %d: %w", i+1, err)
 		}
 		took = append(took, d)
-		fmt.Printf("trial %2d: %s stopped, first answer without it after %.2f s\n", i+1, victim.addr, d.Seconds())
-		if err := victim.start(); err != nil {
+		fmt.Printf("trial %2d: %s stopped, first answer without it after %.2f s\n", i+1, victim.Addr, d.Seconds())
+		if err := victim.Start(); err != nil {
 			return err
 		}
 		if _, err := testutil.WaitAnswer(server, name, both, 60*time.Second); err != nil {

@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,41 +74,6 @@ func run(coredns string, trials, members int, d time.Duration) error {
 	return nil
 }
 
-type member struct {
-	addr string
-	mu   sync.Mutex
-	srv  *http.Server
-}
-
-func (m *member) start() error {
-	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", m.addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})}
-	go srv.Serve(ln)
-	m.mu.Lock()
-	m.srv = srv
-	m.mu.Unlock()
-	return nil
-}
-
-func (m *member) stop() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.srv != nil {
-		m.srv.Close()
-		m.srv = nil
-	}
-}
-
 const objects = "gslb-vantages"
 
 func agreement(ctx context.Context, l *lab.Lab, coredns string, trials int) error {
@@ -119,13 +83,13 @@ func agreement(ctx context.Context, l *lab.Lab, coredns string, trials int) erro
 	if err != nil {
 		return err
 	}
-	var ms []*member
+	var ms []*testutil.ProbeTarget
 	for i, c := range l.Clusters {
-		m := &member{addr: net.JoinHostPort(ips[i], strconv.Itoa(port))}
-		if err := m.start(); err != nil {
+		m := &testutil.ProbeTarget{Addr: net.JoinHostPort(ips[i], strconv.Itoa(port))}
+		if err := m.Start(); err != nil {
 			return err
 		}
-		defer m.stop()
+		defer m.Stop()
 		ms = append(ms, m)
 		cs := c.Clientset()
 		for _, ns := range []string{"bench", objects} {
@@ -202,7 +166,7 @@ func agreement(ctx context.Context, l *lab.Lab, coredns string, trials int) erro
 	var first, agree []time.Duration
 	for i := range trials {
 		time.Sleep(time.Duration(rand.Int64N(int64(time.Second)))) // a random phase of the probe schedule
-		ms[1].stop()
+		ms[1].Stop()
 		begin := time.Now()
 		got := make([]time.Duration, len(servers))
 		var wg sync.WaitGroup
@@ -227,7 +191,7 @@ func agreement(ctx context.Context, l *lab.Lab, coredns string, trials int) erro
 		f, a := slices.Min(got), slices.Max(got)
 		first, agree = append(first, f), append(agree, a)
 		fmt.Printf("trial %2d: first server %.2f s, all three %.2f s (spread %.2f s)\n", i+1, f.Seconds(), a.Seconds(), (a - f).Seconds())
-		if err := ms[1].start(); err != nil {
+		if err := ms[1].Start(); err != nil {
 			return err
 		}
 		for _, s := range servers {
