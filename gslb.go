@@ -111,33 +111,37 @@ func (g *GSLB) start() error {
 // timeout passes: then we serve what is known rather than nothing, and say
 // which clusters are missing.
 func (g *GSLB) waitReady() {
+	if !g.waitSynced() {
+		return // stopped
+	}
+	// Ready means answering what the sources hold, not only holding it:
+	// the table build is debounced.
+	g.builder.Flush(g.stopCh)
+	g.ready.Store(true)
+}
+
+// waitSynced returns true once every source has synced or the startup
+// timeout passed (logging the sources still missing), false when stopped.
+func (g *GSLB) waitSynced() bool {
 	deadline := time.NewTimer(g.timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		if g.synced() {
-			// Ready means answering what the sources hold, not only
-			// holding it: the table build is debounced.
-			g.builder.Flush(g.stopCh)
-			g.ready.Store(true)
-			return
-		}
+	for !g.synced() {
 		select {
 		case <-g.stopCh:
-			return
+			return false
 		case <-deadline.C:
 			for _, s := range g.sources {
 				if !s.HasSynced() {
 					log.Warning(s.NotSynced(g.timeout))
 				}
 			}
-			g.builder.Flush(g.stopCh)
-			g.ready.Store(true)
-			return
+			return true
 		case <-tick.C:
 		}
 	}
+	return true
 }
 
 func (g *GSLB) synced() bool {
