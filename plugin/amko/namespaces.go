@@ -101,10 +101,13 @@ func (n *namespaces) labels(site, ns string) (map[string]string, bool) {
 	return nsObj.Labels, true
 }
 
-func (n *namespaces) shutdown() {
+// factories are the namespace watches' informer factories, for Stop.
+func (n *namespaces) factories() []kube.Shutdowner {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	out := make([]kube.Shutdowner, 0, len(n.watches)+2)
 	for _, w := range n.watches {
-		w.factory.Shutdown()
+		out = append(out, w.factory)
 	}
+	return out
 }

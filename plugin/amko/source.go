@@ -274,10 +274,8 @@ func (s *Source) Stop() {
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		s.cancel()
-		s.factory.Shutdown()
-		s.hrFactory.Shutdown()
-		s.ns.shutdown()
 		s.wg.Wait()
+		kube.ShutdownInformers(append(s.ns.factories(), s.factory, s.hrFactory)...)
 	})
 }
 

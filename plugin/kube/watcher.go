@@ -617,17 +617,20 @@ func (w *Watcher) Site() string { return w.cluster.Site }
 func (w *Watcher) Context() string { return w.cluster.Context }
 
 // Stop ends the informers and the probe and waits for their goroutines, so a
-// Corefile reload leaks no watch.
+// Corefile reload leaks no watch; a reflector sleeping out a backoff while
+// the API server is away is not waited for (ShutdownInformers).
 func (w *Watcher) Stop() {
 	close(w.stop)
 	w.cancel()
-	for _, f := range w.factories {
-		f.Shutdown()
-	}
 	w.done.Wait() // no CRD kind is registered after this
-	for _, f := range w.dynFactoriesSnapshot() {
-		f.Shutdown()
+	var factories []Shutdowner
+	for _, f := range w.factories {
+		factories = append(factories, f)
 	}
+	for _, f := range w.dynFactoriesSnapshot() {
+		factories = append(factories, f)
+	}
+	ShutdownInformers(factories...)
 	if w.events != nil {
 		w.events.stop()
 	}

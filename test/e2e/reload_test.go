@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gslb/gslb/test/lab"
+	"github.com/gslb/gslb/test/testutil"
 	"github.com/miekg/dns"
 )
 
@@ -126,21 +127,34 @@ func TestReloadDuringOutage(t *testing.T) {
 			b.Start(context.Background())
 		}
 	}()
+	// One reload at a time: CoreDNS handles SIGUSR1 in order, and a reload
+	// that ends only after its old instance stopped takes longer on a
+	// loaded machine; what must hold is the answer, all the way through.
 	for i := range 3 {
 		if err := s.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 			t.Fatal(err)
 		}
-		// Every answer, right through the reload, has both sites.
-		deadline := time.Now().Add(3 * time.Second)
-		for time.Now().Before(deadline) {
+		start := time.Now()
+		for {
 			if got := strings.Join(s.addrs(host, dns.TypeA), ","); got != "172.26.17.70,172.27.17.70" {
 				t.Fatalf("reload %d with site B's API server away: answer %q, want both sites", i+1, got)
 			}
+			if strings.Count(s.Log(), "Reloading complete") > i {
+				break
+			}
+			if strings.Contains(s.Log(), "[ERROR] SIGUSR1") || strings.Contains(s.Log(), "Restart failed") {
+				t.Fatalf("reload %d failed:\n%s", i+1, s.Log())
+			}
+			if time.Since(start) > testutil.WaitLimit {
+				// Show where it hangs: the Go runtime dumps every
+				// goroutine on SIGQUIT.
+				_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+				time.Sleep(2 * time.Second)
+				t.Fatalf("reload %d did not complete within %v:\n%s", i+1, testutil.WaitLimit, s.Log())
+			}
 			time.Sleep(20 * time.Millisecond)
 		}
-	}
-	if n := strings.Count(s.Log(), "SIGUSR1: Reloading"); n < 3 || strings.Contains(s.Log(), "[ERROR] SIGUSR1") {
-		t.Fatalf("want 3 successful reloads in the log (%d started):\n%s", n, s.Log())
+		t.Logf("reload %d complete after %v", i+1, time.Since(start).Round(time.Millisecond))
 	}
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
