@@ -156,7 +156,7 @@ func TestHTTPTimeout(t *testing.T) {
 	ts := serveHTTP(t, "127.26.17.22", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
-		case <-time.After(5 * time.Second):
+		case <-time.After(testutil.WaitLimit):
 		}
 	}))
 	c := NewChecker(fast(Settings{Timeout: 100 * time.Millisecond}), nil)
@@ -735,7 +735,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	slow := serveHTTP(t, "127.26.17.30", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
-		case <-time.After(5 * time.Second):
+		case <-time.After(testutil.WaitLimit):
 		}
 	}))
 	tcp := countAccepts(t, "127.26.17.30")
@@ -782,7 +782,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 
 	// Server-side handler goroutines end a moment after the client hangs up.
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(testutil.WaitLimit)
 	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}

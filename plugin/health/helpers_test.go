@@ -115,7 +115,7 @@ func run(t *testing.T, c *Checker) (stop func()) {
 			close(ch)
 			select {
 			case <-done:
-			case <-time.After(5 * time.Second):
+			case <-time.After(testutil.WaitLimit):
 				t.Errorf("Run did not return within 5s of stop")
 			}
 		})

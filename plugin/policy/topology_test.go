@@ -2,11 +2,11 @@ package policy
 
 import (
 	"context"
-
-	"github.com/gslb/gslb/plugin/model"
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/gslb/gslb/plugin/model"
 )
 
 // TestTopologyScope: a rule's answers hold for its whole prefix only when no

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/policy"
+	"github.com/gslb/gslb/test/testutil"
 	"github.com/miekg/dns"
 )
 
@@ -36,7 +37,7 @@ func TestOnMemberHealth(t *testing.T) {
 	defer func() { close(stop); <-done }()
 	wait := func(n int) []flip {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(testutil.WaitLimit)
 		for {
 			mu.Lock()
 			got := slices.Clone(flips)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gslb/gslb/plugin/model"
 	"github.com/gslb/gslb/plugin/policy"
+	"github.com/gslb/gslb/test/testutil"
 	"github.com/miekg/dns"
 )
 
@@ -644,7 +645,7 @@ func TestBuilderFollowsHealth(t *testing.T) {
 	answer := func() []string { return addrs(lookup(t, b.Table(), "app.example.org.", dns.TypeA).Answer) }
 	waitTable := func(prev *Table) *Table {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(testutil.WaitLimit)
 		for b.Table() == prev {
 			if time.Now().After(deadline) {
 				t.Fatal("health change never published")

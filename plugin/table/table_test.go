@@ -2,13 +2,14 @@ package table
 
 import (
 	"fmt"
-	"github.com/gslb/gslb/plugin/policy"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/policy"
+	"github.com/gslb/gslb/test/testutil"
 	"github.com/miekg/dns"
 )
 
@@ -420,7 +421,7 @@ func TestBuilderRun(t *testing.T) {
 	go func() { b.Run(stop); close(done) }()
 
 	store.Set("a", []model.Record{addr("a.example.org.", "s", "10.0.0.1")})
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testutil.WaitLimit)
 	for b.Table() == t0 {
 		if time.Now().After(deadline) {
 			t.Fatal("store change never published")
@@ -433,7 +434,7 @@ func TestBuilderRun(t *testing.T) {
 	close(stop)
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(testutil.WaitLimit):
 		t.Fatal("Run did not return after stop")
 	}
 }
