@@ -892,7 +892,7 @@ func (d *driver) endPhase(name string, recovered time.Duration, g, rss float64) 
 	q, bad := d.queries.Load(), d.bad.Load()
 	r := phaseResult{
 		name: name, queries: q - phaseStart.q, bad: bad - phaseStart.bad,
-		p50: quantile(lat, .50), p90: quantile(lat, .90), p99: quantile(lat, .99), max: quantile(lat, 1),
+		p50: testutil.Quantile(lat, .50), p90: testutil.Quantile(lat, .90), p99: testutil.Quantile(lat, .99), max: testutil.Quantile(lat, 1),
 		goroutines: g, rssMiB: rss, recovered: recovered, ingressUpdatesSoFar: d.updates.Load(),
 	}
 	phaseStart.q, phaseStart.bad = q, bad
@@ -919,14 +919,6 @@ func (d *driver) report(baseG, baseRSS float64) {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
-
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.999999) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
 
 func sleep(ctx context.Context, d time.Duration) {
 	select {

@@ -135,16 +135,7 @@ func run(coredns string, trials int, interval, timeout time.Duration, fall, rise
 		}
 	}
 	slices.Sort(took)
-	fmt.Printf("failover p50: %.2f s\n", quantile(took, 0.50).Seconds())
-	fmt.Printf("failover p99: %.2f s\n", quantile(took, 0.99).Seconds())
+	fmt.Printf("failover p50: %.2f s\n", testutil.Quantile(took, 0.50).Seconds())
+	fmt.Printf("failover p99: %.2f s\n", testutil.Quantile(took, 0.99).Seconds())
 	return nil
-}
-
-// quantile uses the nearest-rank method on sorted durations.
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.999999) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
 }

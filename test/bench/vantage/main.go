@@ -203,9 +203,9 @@ func agreement(ctx context.Context, l *lab.Lab, coredns string, trials int) erro
 	}
 	slices.Sort(first)
 	slices.Sort(agree)
-	fmt.Printf("first server without the member p50: %.2f s, p99: %.2f s\n", quantile(first, .5).Seconds(), quantile(first, .99).Seconds())
-	fmt.Printf("all servers agree p50: %.2f s, p99: %.2f s\n", quantile(agree, .5).Seconds(), quantile(agree, .99).Seconds())
-	fmt.Printf("ratio agree/first p50: %.2f\n", quantile(agree, .5).Seconds()/quantile(first, .5).Seconds())
+	fmt.Printf("first server without the member p50: %.2f s, p99: %.2f s\n", testutil.Quantile(first, .5).Seconds(), testutil.Quantile(first, .99).Seconds())
+	fmt.Printf("all servers agree p50: %.2f s, p99: %.2f s\n", testutil.Quantile(agree, .5).Seconds(), testutil.Quantile(agree, .99).Seconds())
+	fmt.Printf("ratio agree/first p50: %.2f\n", testutil.Quantile(agree, .5).Seconds()/testutil.Quantile(first, .5).Seconds())
 	return nil
 }
 
@@ -289,15 +289,6 @@ func writeRate(ctx context.Context, l *lab.Lab, members int, d time.Duration) er
 			churn.name, float64(flips)/secs, (leases+sheets)/secs, leases/secs, sheets/secs, failed, value(vantage.SheetBytes)/1024, bytes/1024/secs)
 	}
 	return nil
-}
-
-// quantile uses the nearest-rank method on sorted durations.
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.999999) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
 // value reads a counter or gauge of this process.
