@@ -93,17 +93,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lnB.Close()
-	for _, ln := range []net.Listener{lnA, lnB} {
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-	}
+	acceptAll(lnA)
+	acceptAll(lnB)
 	statusAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s := startServer(t, gslbBlock(
 		"status "+statusAddr,
