@@ -34,27 +34,25 @@ func (g *GSLB) memberEvent(name string, r model.Record, up bool) {
 		msg = fmt.Sprintf("gslb: member %s of %s at site %s is down (%s): the answers leave it out until it recovers", addr, fqdn, r.Member.Site, why)
 	}
 	for _, key := range keys {
-		g.RecordEvent(key, eventtype, reason, msg)
+		g.recordEvent(key, eventtype, reason, msg)
 	}
 }
 
-// RecordEvent records a Kubernetes Event on the object of store key
-// (kube/SITE/KIND/NAMESPACE/NAME) in its cluster, when events are on; it
-// returns whether it did. Other producers (name ownership conflicts) use
-// it too.
-func (g *GSLB) RecordEvent(key, eventtype, reason, message string) bool {
+// recordEvent records a Kubernetes Event on the object of store key
+// (kube/SITE/KIND/NAMESPACE/NAME) in its cluster, when events are on.
+func (g *GSLB) recordEvent(key, eventtype, reason, message string) {
 	for _, s := range g.sources {
 		if c, ok := s.(clusterSource); ok && strings.HasPrefix(key, "kube/"+c.Site()+"/") {
-			return c.Event(key, eventtype, reason, message)
+			c.Event(key, eventtype, reason, message)
+			return
 		}
 	}
-	return false
 }
 
 // ownershipEvent records a name ownership conflict on the object that may
 // not publish the name, when it starts.
 func (g *GSLB) ownershipEvent(c owner.Conflict, active bool) {
 	if active {
-		g.RecordEvent(c.Key, corev1.EventTypeWarning, kube.ReasonNameConflict, "gslb: "+c.Message())
+		g.recordEvent(c.Key, corev1.EventTypeWarning, kube.ReasonNameConflict, "gslb: "+c.Message())
 	}
 }

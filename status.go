@@ -11,6 +11,7 @@ import (
 
 	"github.com/gslb/gslb/plugin/avi"
 	"github.com/gslb/gslb/plugin/model"
+	"github.com/gslb/gslb/plugin/owner"
 	"github.com/gslb/gslb/plugin/status"
 	"github.com/gslb/gslb/plugin/table"
 	"github.com/miekg/dns"
@@ -25,13 +26,6 @@ type statusView struct {
 	// endpoint readiness (else it is a policy's unprobed name, which also
 	// follows endpoint readiness).
 	endpointReadiness bool
-	// Inputs are more health inputs of a member beyond those gslb has
-	// today, e.g. the per-vantage verdicts of a quorum: a seam for other
-	// producers, each returning its entries for one record.
-	Inputs []func(r model.Record) []status.HealthInput
-	// Problems are more problems of a name beyond policy conflicts and
-	// name ownership conflicts, a seam like Inputs.
-	Problems []func(name string) []status.Problem
 
 	cache atomic.Pointer[servicesCache]
 }
@@ -56,15 +50,7 @@ func (v *statusView) Services() []status.Service {
 		}
 		return true
 	})
-	slices.SortFunc(svcs, func(a, b status.Service) int {
-		switch {
-		case status.Less(&a, &b):
-			return -1
-		case status.Less(&b, &a):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(svcs, status.Compare)
 	v.cache.Store(&servicesCache{t: t, svcs: svcs})
 	return svcs
 }
@@ -84,7 +70,7 @@ func serviceOf(s table.Service) status.Service {
 	for _, m := range s.Members {
 		sm := status.Member{
 			Site: m.Site, Address: memberAddr(m.Member), Weight: m.Weight, Priority: m.Priority,
-			State: status.StateUp, Answering: m.Answering, Excluded: m.Excluded,
+			State: status.StateUp, Answering: m.Excluded == "", Excluded: m.Excluded,
 		}
 		if m.Public.Addr.IsValid() {
 			sm.Public = m.Public.Addr.String()
@@ -115,7 +101,11 @@ func (v *statusView) Detail(svcs []status.Service) []status.Service {
 	conflicts := v.conflicts()
 	out := make([]status.Service, len(svcs))
 	for i, sv := range svcs {
-		out[i] = v.detail(t, sv, conflicts)
+		if ts, ok := t.Service(sv.Name); ok {
+			out[i] = v.detail(ts, conflicts) // the table in use now
+		} else {
+			out[i] = sv // gone since the list was made: shown as it was
+		}
 	}
 	return out
 }
@@ -124,26 +114,21 @@ func (v *statusView) Detail(svcs []status.Service) []status.Service {
 // namespace may not publish the name, so they are not answered.
 func (v *statusView) conflicts() map[string][]status.Problem {
 	out := map[string][]status.Problem{}
-	if v.g.owners == nil {
-		return out
-	}
 	for _, c := range v.g.owners.Conflicts() {
-		out[c.FQDN] = append(out[c.FQDN], status.Problem{Object: objectName(c.Key), Reason: "not answered: " + c.Message()})
+		out[c.FQDN] = append(out[c.FQDN], conflictProblem(c))
 	}
 	return out
 }
 
-func (v *statusView) detail(t *table.Table, sv status.Service, conflicts map[string][]status.Problem) status.Service {
-	ts, ok := t.Service(sv.Name)
-	if !ok {
-		return sv // gone since the list was made: shown as it was
-	}
-	sv = serviceOf(ts) // the table in use now
-	sv.Members = slices.Clone(sv.Members)
+func conflictProblem(c owner.Conflict) status.Problem {
+	return status.Problem{Object: objectName(c.Key), Reason: "not answered: " + c.Message()}
+}
+
+// detail is the page's view of ts with each member's health inputs and
+// the objects that publish it.
+func (v *statusView) detail(ts table.Service, conflicts map[string][]status.Problem) status.Service {
+	sv := serviceOf(ts)
 	sv.Problems = append(sv.Problems, conflicts[sv.Name]...)
-	for _, f := range v.Problems {
-		sv.Problems = append(sv.Problems, f(sv.Name)...)
-	}
 	for i, m := range ts.Members {
 		keys := v.g.store.Objects(sv.Name, m.Member)
 		for _, k := range keys {
@@ -222,10 +207,7 @@ func (v *statusView) inputs(r model.Record, keys []string) []status.HealthInput 
 	if fromKube {
 		out = append(out, h.apiInput(r.Member.Site, probed))
 	}
-	for _, f := range v.Inputs {
-		out = append(out, f(r)...)
-	}
-	return out
+	return append(out, h.quorumInputs(r)...)
 }
 
 func orDefault(s, def string) string {
@@ -277,6 +259,7 @@ func (v *statusView) Zones() []status.Zone {
 // kubeconfig contents: sites, contexts and the controller's origin only.
 func (v *statusView) Sources() []status.Source {
 	var out []status.Source
+	conflicts := v.g.owners.Conflicts()
 	for _, s := range v.g.sources {
 		switch src := s.(type) {
 		case clusterSource:
@@ -290,11 +273,9 @@ func (v *statusView) Sources() []status.Source {
 			for _, p := range w.Problems() {
 				ss.Rejected = append(ss.Rejected, status.Problem{Object: objectName(p.Key), Reason: p.Reason})
 			}
-			if v.g.owners != nil {
-				for _, c := range v.g.owners.Conflicts() {
-					if c.Claim.Site == w.Site() {
-						ss.Rejected = append(ss.Rejected, status.Problem{Object: objectName(c.Key), Reason: "not answered: " + c.Message()})
-					}
+			for _, c := range conflicts {
+				if c.Claim.Site == w.Site() {
+					ss.Rejected = append(ss.Rejected, conflictProblem(c))
 				}
 			}
 			out = append(out, ss)
@@ -353,7 +334,7 @@ func (v *statusView) Explain(name string, qtype uint16, client netip.Prefix) (*s
 		Reply: replyOf(m),
 	}
 	if e.Service.Name != "" {
-		sv := v.detail(t, serviceOf(e.Service), v.conflicts())
+		sv := v.detail(e.Service, v.conflicts())
 		out.Service = &sv
 	}
 	if e.Picked {

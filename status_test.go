@@ -249,7 +249,7 @@ func TestExplainReasons(t *testing.T) {
 		t.Errorf("route %q answer %q, want the fallback's 10.0.2.1", e.Route, e.Reply.Answer)
 	}
 	if e.Service.ActivePool != 20 || e.Service.State != status.StateUp {
-		t.Errorf("active pool %d state %s, want 5 up", e.Service.ActivePool, e.Service.State)
+		t.Errorf("active pool %d state %s, want 20 up", e.Service.ActivePool, e.Service.State)
 	}
 
 	g2 := newTestGSLB(t, `gslb example.org {

@@ -151,7 +151,6 @@ func newGSLB(cfg *config) (*GSLB, error) {
 			return nil, err
 		}
 		log.Infof("Sharing health verdicts as %s", v)
-		g.status.Inputs = append(g.status.Inputs, g.health.quorumInputs)
 	}
 	p := &cfg.policy
 	if p.topology.HasGeo() {

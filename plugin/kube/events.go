@@ -96,5 +96,3 @@ func (w *Watcher) Event(key, eventtype, reason, message string) bool {
 	return false
 }
 
-// EventsOn tells whether this cluster records events.
-func (w *Watcher) EventsOn() bool { return w.events != nil }

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,7 +23,7 @@ var log = clog.NewWithPlugin("gslb")
 
 // Provider is one gslb stanza's view of its answers.
 type Provider interface {
-	// Services returns every service, sorted by Less. The caller must not
+	// Services returns every service, sorted by Compare. The caller must not
 	// modify them: a provider may hand the same slice to every request.
 	Services() []Service
 	// Detail returns copies of svcs with each member's health inputs and
@@ -39,12 +40,9 @@ type Provider interface {
 // ErrNotServed is Explain's answer for a name outside the provider's zones.
 var ErrNotServed = errors.New("not in a zone served here")
 
-// Less orders services worst first (down, degraded, up), then by name.
-func Less(a, b *Service) bool {
-	if ra, rb := rank(a.State), rank(b.State); ra != rb {
-		return ra < rb
-	}
-	return a.Name < b.Name
+// Compare orders services worst first (down, degraded, up), then by name.
+func Compare(a, b Service) int {
+	return cmp.Or(cmp.Compare(rank(a.State), rank(b.State)), strings.Compare(a.Name, b.Name))
 }
 
 func rank(state string) int {
@@ -182,9 +180,16 @@ func (s *server) build(r *http.Request) (*Page, error) {
 	p := &Page{Generated: time.Now().UTC(), Filter: f, Offset: offset, Limit: limit}
 	var all []Service
 	lists := make([][]Service, len(providers))
+	// zoneOf finds a service's zone in p.Zones and the provider serving
+	// it: zones are disjoint across stanzas.
+	type zoneOf struct{ zone, provider int }
+	zones := map[string]zoneOf{}
 	for i, pr := range providers {
 		lists[i] = pr.Services()
-		p.Zones = append(p.Zones, pr.Zones()...)
+		for _, z := range pr.Zones() {
+			zones[z.Name] = zoneOf{zone: len(p.Zones), provider: i}
+			p.Zones = append(p.Zones, z)
+		}
 		p.Sources = append(p.Sources, pr.Sources()...)
 	}
 	if len(lists) == 1 {
@@ -193,22 +198,26 @@ func (s *server) build(r *http.Request) (*Page, error) {
 		for _, l := range lists {
 			all = append(all, l...)
 		}
-		slices.SortStableFunc(all, func(a, b Service) int {
-			if Less(&a, &b) {
-				return -1
-			}
-			if Less(&b, &a) {
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(all, Compare)
+	}
+	// The counts, the zones' included, come from the same list as the
+	// page, so that the page agrees with itself while tables change.
+	for zi := range p.Zones {
+		p.Zones[zi].Services, p.Zones[zi].Down = 0, 0
 	}
 	var page []int
 	for i := range all {
 		sv := &all[i]
+		zi, known := zones[sv.Zone]
+		if known {
+			p.Zones[zi.zone].Services++
+		}
 		switch sv.State {
 		case StateDown:
 			p.Counts.Down++
+			if known {
+				p.Zones[zi.zone].Down++
+			}
 		case StateDegraded:
 			p.Counts.Degraded++
 		}
@@ -221,27 +230,13 @@ func (s *server) build(r *http.Request) (*Page, error) {
 		p.Matching++
 	}
 	p.Counts.Services = len(all)
-	// Zone counts come from the same list, so that the page agrees with
-	// itself while tables change underneath.
-	for zi := range p.Zones {
-		z := &p.Zones[zi]
-		z.Services, z.Down = 0, 0
-		for i := range all {
-			if all[i].Zone == z.Name {
-				z.Services++
-				if all[i].State == StateDown {
-					z.Down++
-				}
-			}
-		}
-	}
 	// Detail the page, provider by provider, keeping its order.
 	p.Services = make([]Service, len(page))
-	for _, pr := range providers {
+	for pi, pr := range providers {
 		var idx []int
 		var svcs []Service
 		for k, i := range page {
-			if provides(pr, &all[i], len(providers) == 1) {
+			if zones[all[i].Zone].provider == pi {
 				idx = append(idx, k)
 				svcs = append(svcs, all[i])
 			}
@@ -254,20 +249,6 @@ func (s *server) build(r *http.Request) (*Page, error) {
 		}
 	}
 	return p, nil
-}
-
-// provides tells whether sv came from pr (zones are disjoint across
-// stanzas, so the zone tells).
-func provides(pr Provider, sv *Service, only bool) bool {
-	if only {
-		return true
-	}
-	for _, z := range pr.Zones() {
-		if z.Name == sv.Zone {
-			return true
-		}
-	}
-	return false
 }
 
 func (f Filter) match(sv *Service) bool {

@@ -47,10 +47,9 @@ type Member struct {
 	Weight, Priority int
 	// Up is set when every record of the member is up.
 	Up bool
-	// Answering is set when the member is among the candidates of the
-	// answers now; else Excluded says why not.
-	Answering bool
-	Excluded  string
+	// Excluded says why the member is not among the candidates of the
+	// answers now; empty when it is.
+	Excluded string
 	// Records are the records merged into the member, with each one's
 	// health verdict, for the health inputs behind Up.
 	Records []RecordHealth
@@ -107,7 +106,6 @@ func (t *Table) service(name string, n *node) Service {
 			v.Public = model.Member{Site: m.rec.Member.Site, Addr: pub}
 		}
 		v.Excluded = exclusion(m, p.active, n, hasAddr)
-		v.Answering = v.Excluded == ""
 		for i, r := range n.in.recs {
 			if rrData(r.Member) == rrData(m.rec.Member) {
 				v.Records = append(v.Records, RecordHealth{Record: r, Up: n.in.up == nil || n.in.up[i]})
@@ -157,14 +155,12 @@ type Explanation struct {
 	// Public is set when the client is outside the private networks and
 	// gets members' public addresses.
 	Public bool
-
-	advanced bool // the lookup took a turn of the rotation
 }
 
 // Explain returns the decision for qname (lower case, inside zone z),
 // qtype and client c, through the lookup's own steps (node.answer). It
-// leaves the name's rotation where it was, so the next real query gets
-// Answer (unless another query comes first).
+// reads the name's rotation without turning it, so the next real query
+// gets Answer (unless another query comes first).
 func (t *Table) Explain(z *ZoneData, qname string, qtype uint16, c policy.Client) Explanation {
 	var e Explanation
 	n := t.names.get(qname)
@@ -174,11 +170,6 @@ func (t *Table) Explain(z *ZoneData, qname string, qtype uint16, c policy.Client
 	}
 	rrs, scope, servfail := n.answer(z, qtype, c, &e)
 	e.Answer = n.result(z, qtype, rrs, scope, servfail)
-	if e.advanced {
-		// Wind the turn back. Atomic adds commute: a query in between
-		// still gets its own turn, at worst one turn is served twice.
-		n.next.Add(^uint32(0))
-	}
 	if n.in != nil {
 		e.Service = t.service(qname, n)
 	}

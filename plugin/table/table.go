@@ -191,9 +191,13 @@ func (n *node) answer(z *ZoneData, qtype uint16, c policy.Client, ex *Explanatio
 		}
 		return nil, -1, false // empty: NODATA
 	}
-	seq := n.next.Add(1)
-	if ex != nil {
-		ex.advanced = true
+	// Explain reads the turn the next query would take and leaves the
+	// rotation alone.
+	var seq uint32
+	if ex == nil {
+		seq = n.next.Add(1)
+	} else {
+		seq = n.next.Load() + 1
 	}
 	if n.alias != nil {
 		// A CNAME owner has no other data: every type gets the alias and

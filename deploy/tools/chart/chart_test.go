@@ -316,7 +316,8 @@ func TestStatusEventsValues(t *testing.T) {
 	}
 }
 
-// The chart's ClusterRole grants exactly deploy/rbac.yaml's rules.
+// The chart's ClusterRole grants exactly deploy/rbac.yaml's rules when
+// events are on, and nothing on Events when they are off (the default).
 func TestRBACMatchesDeployRBAC(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(root(t), "deploy", "rbac.yaml"))
 	if err != nil {
@@ -326,10 +327,14 @@ func TestRBACMatchesDeployRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := chart.Find(render(t, ""), "ClusterRole", "gslb")
+	got := chart.Find(render(t, `gslb: {events: true}`), "ClusterRole", "gslb")
 	w := chart.Find(want, "ClusterRole", "gslb-reader")
 	if got == nil || w == nil || !reflect.DeepEqual(got.Object["rules"], w.Object["rules"]) {
 		t.Errorf("chart ClusterRole rules %v, deploy/rbac.yaml %v", got, w)
+	}
+	off := chart.Find(render(t, ""), "ClusterRole", "gslb")
+	if off == nil || strings.Contains(fmt.Sprint(off.Object["rules"]), "events") {
+		t.Errorf("events off: the ClusterRole still grants Events: %v", off)
 	}
 }
 
