@@ -95,4 +95,3 @@ func (w *Watcher) Event(key, eventtype, reason, message string) bool {
 	}
 	return false
 }
-
