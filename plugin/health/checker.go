@@ -217,6 +217,8 @@ func (c *Checker) newEntry(t Target, now time.Time) *entry {
 		e.client = c.httpClient(t)
 	}
 	if st, ok := c.inherited[t]; ok {
+		// Once: a target removed and added again later starts anew.
+		delete(c.inherited, t)
 		e.st, e.probed = st, true
 		c.markFlipped(t) // not the healthy state a new target has
 	}
@@ -254,6 +256,7 @@ func (c *Checker) Inherit(states map[Target]State) {
 	}
 	for t, e := range c.entries {
 		st, ok := c.inherited[t]
+		delete(c.inherited, t) // the target exists: used now or never
 		if !ok || e.probed || e.excluded != "" {
 			continue
 		}
@@ -460,10 +463,7 @@ func (c *Checker) record(ctx context.Context, e *entry, ok bool, reason string, 
 		c.count(e.t.Site, st.Healthy, -1)
 		c.count(e.t.Site, ok, 1)
 		st.Healthy, st.Reason, st.Since = ok, reason, now
-		if c.flipped == nil {
-			c.flipped = map[Target]struct{}{}
-		}
-		c.flipped[e.t] = struct{}{}
+		c.markFlipped(e.t)
 	}
 	snap := *st
 	okRun, failRun := e.okRun, e.failRun
@@ -486,10 +486,6 @@ func (c *Checker) record(ctx context.Context, e *entry, ok bool, reason string, 
 		}
 		log.Infof("Site %s: %s is now %s: %s (%s)", e.t.Site, e.t, to, reason, why)
 		transitionsTotal.WithLabelValues(e.t.Site, to).Inc()
-		select {
-		case c.changed <- struct{}{}:
-		default: // a report is pending already and will cover this flip
-		}
 	}
 	if c.afterProbe != nil {
 		c.afterProbe(e.t, ok, snap)

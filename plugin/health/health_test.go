@@ -839,4 +839,11 @@ func TestInherit(t *testing.T) {
 	if !ev[2].st.Healthy {
 		t.Fatal("still down after rise good probes")
 	}
+	// An inherited verdict is used once: a target removed and added
+	// again later (its VIP changed and changed back) starts anew.
+	c.Sync([]Target{other, unprobed, healthy})
+	c.Sync([]Target{live, other, unprobed, healthy})
+	if st := c.Snapshot()[live]; !st.Healthy || st.Reason == "HTTP 503" {
+		t.Fatalf("re-added target took the old inherited verdict again: %+v", st)
+	}
 }
