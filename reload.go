@@ -49,12 +49,15 @@ func (g *GSLB) takeOver() {
 	// this instance answers its first query: start runs the builder only
 	// after this.
 	g.health.checker.Inherit(prev.health.checker.Snapshot())
+	// So do the ownership conflicts: reported once, when they started.
+	g.owners.Inherit(prev.owners.Conflicts())
 	defer g.rebuildFlipped()
 	carried := map[string]model.Object{}
 	var pending []source
+	old := prev.store.Snapshot()
 	for _, s := range g.sources {
 		n := len(carried)
-		for k, o := range prev.store.Snapshot() {
+		for k, o := range old {
 			if strings.HasPrefix(k, s.KeyPrefix()) {
 				carried[k] = o
 			}

@@ -77,8 +77,8 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 		_ = snap.NeedsNamespaces()
-		// Pure: the same objects, and the accepted GDP as the last good
-		// one, compile to the same verdicts.
+		// Pure: the same objects compile to the same verdicts. With the
+		// accepted GDP as the last good one it must not panic either.
 		again, verdicts2 := Compile(env, gdps, rules, nil, configs...)
 		if !reflect.DeepEqual(verdicts, verdicts2) || !reflect.DeepEqual(snap, again) {
 			t.Fatalf("compiling the same objects twice differs:\n%+v\n%+v", verdicts, verdicts2)

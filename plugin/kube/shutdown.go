@@ -19,9 +19,8 @@ var ShutdownGrace = time.Second
 type Shutdowner interface{ Shutdown() }
 
 // ShutdownInformers shuts the factories down and waits for their informers
-// at most ShutdownGrace. It reports whether they all ended in time; those
-// that did not end on their own, in the background.
-func ShutdownInformers(factories ...Shutdowner) bool {
+// at most ShutdownGrace; those still asleep end on their own.
+func ShutdownInformers(factories ...Shutdowner) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -33,9 +32,7 @@ func ShutdownInformers(factories ...Shutdowner) bool {
 	defer t.Stop()
 	select {
 	case <-done:
-		return true
 	case <-t.C:
 		log.Debugf("informers still backing off after %v: they end on their own", ShutdownGrace)
-		return false
 	}
 }

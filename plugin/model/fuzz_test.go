@@ -37,6 +37,14 @@ func FuzzAnnotations(f *testing.F) {
 				t.Fatalf("error %q names no annotation", msg)
 			}
 		}
+		// Never half-applies: a value reported bad is not set at all.
+		for name, v := range map[string]Opt{"weight": o.Weight, "priority": o.Priority, "ttl": o.TTL, "answers": o.Answers} {
+			for _, err := range errs {
+				if v.Set && strings.Contains(err.Error(), "annotation "+AnnotationPrefix+name+"=") {
+					t.Fatalf("%s set to %d although reported bad: %v", name, v.V, err)
+				}
+			}
+		}
 		inRange := func(name string, v Opt, lo, hi int) {
 			if v.Set && (v.V < lo || v.V > hi) {
 				t.Fatalf("%s %d accepted outside %d-%d", name, v.V, lo, hi)

@@ -85,23 +85,22 @@ type Judge struct {
 
 	mu        sync.Mutex
 	conflicts map[string][]Conflict // by name, sorted by key
-	perSite   map[string]int        // conflicts by the rejected object's site
 	closed    bool
 }
 
 // New returns a judge over store with rules, in mode.
 func New(store *model.Store, rules Rules, mode Mode) *Judge {
-	return &Judge{Store: store, rules: rules, mode: mode, conflicts: map[string][]Conflict{}, perSite: map[string]int{}}
+	return &Judge{Store: store, rules: rules, mode: mode, conflicts: map[string][]Conflict{}}
 }
 
 // RecordsOf returns the records of name that may be answered: every record
 // of operator-configured sources, and those of the objects of the name's
 // owner. Conflicts found are logged and counted once, when they start.
 func (j *Judge) RecordsOf(name string) []model.Record {
-	pubs := j.PublishersOf(name)
 	if j.mode == Off {
-		return merge(pubs, nil)
+		return j.Store.RecordsOf(name)
 	}
+	pubs := j.PublishersOf(name)
 	var found []Conflict
 	var accepted []string // keys of claiming objects answered
 	ru, ruled := j.rules.lookup(name)
@@ -137,12 +136,12 @@ func (j *Judge) RecordsOf(name string) []model.Record {
 	return recs
 }
 
-// merge gathers the records of the publishers that rejected (nil: none)
-// does not refuse.
+// merge gathers the records of the publishers that rejected does not
+// refuse.
 func merge(pubs []model.Publisher, rejected func(model.Publisher) bool) []model.Record {
 	var all []model.Record
 	for _, p := range pubs {
-		if rejected == nil || !rejected(p) {
+		if !rejected(p) {
 			all = append(all, p.Records...)
 		}
 	}
@@ -180,11 +179,12 @@ func (j *Judge) report(name string, found []Conflict, accepted []string) {
 	} else {
 		j.conflicts[name] = found
 	}
+	// The gauge adds up every live judge (a reload runs two for a moment).
 	for _, c := range ended {
-		j.count(c.Claim.Site, -1)
+		conflictsGauge.WithLabelValues(c.Claim.Site).Dec()
 	}
 	for _, c := range started {
-		j.count(c.Claim.Site, 1)
+		conflictsGauge.WithLabelValues(c.Claim.Site).Inc()
 	}
 	j.mu.Unlock()
 
@@ -205,13 +205,25 @@ func (j *Judge) report(name string, found []Conflict, accepted []string) {
 	}
 }
 
-// count adds delta to the conflicts of site, here and in the gauge, which
-// adds up every live judge (a reload runs two for a moment).
-func (j *Judge) count(site string, delta int) {
-	if j.perSite[site] += delta; j.perSite[site] == 0 {
-		delete(j.perSite, site)
+// Inherit takes over the conflicts in force in another judge (the one of
+// the instance a Corefile reload replaces) without reporting them again:
+// they were logged, counted and told to OnChange when they started. What
+// the new instance finds different is reported as usual.
+func (j *Judge) Inherit(cs []Conflict) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return
 	}
-	conflictsGauge.WithLabelValues(site).Add(float64(delta))
+	for _, c := range cs {
+		if !slices.ContainsFunc(j.conflicts[c.FQDN], c.same) {
+			j.conflicts[c.FQDN] = append(j.conflicts[c.FQDN], c)
+			conflictsGauge.WithLabelValues(c.Claim.Site).Inc()
+		}
+	}
+	for _, found := range j.conflicts {
+		slices.SortFunc(found, func(a, b Conflict) int { return cmp.Compare(a.Key, b.Key) })
+	}
 }
 
 // Conflicts returns the conflicts in force, by name then object: what a
@@ -241,9 +253,10 @@ func (j *Judge) Close() {
 		return
 	}
 	j.closed = true
-	for site, n := range j.perSite {
-		conflictsGauge.WithLabelValues(site).Sub(float64(n))
+	for _, cs := range j.conflicts {
+		for _, c := range cs {
+			conflictsGauge.WithLabelValues(c.Claim.Site).Dec()
+		}
 	}
-	j.perSite = nil
 	j.conflicts = nil
 }

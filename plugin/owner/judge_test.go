@@ -319,6 +319,61 @@ func TestConflictReportedOnce(t *testing.T) {
 	}
 }
 
+// TestInheritConflicts: a reload's new judge takes over the conflicts in
+// force without logging, counting or telling them again; one that ended
+// meanwhile is told as ended, and the gauge counts each conflict once
+// after the old judge closes.
+func TestInheritConflicts(t *testing.T) {
+	logs := testutil.CaptureLog(t)
+	s := model.NewStore()
+	site := "inherit-b"
+	counter := conflictsTotal.WithLabelValues(site, string(ClaimedFirst))
+	gauge := conflictsGauge.WithLabelValues(site)
+	owner := object{site: "inherit-a", ns: "team-a", name: "web", addr: "10.0.0.1"}
+	intruder := object{site: site, ns: "team-b", name: "web", age: 5, addr: "10.0.0.2"}
+	apiOwner := object{site: "inherit-a", ns: "team-a", name: "api", addr: "10.0.0.4"}
+	other := object{site: site, ns: "team-c", name: "api", age: 9, addr: "10.0.0.3"}
+	const api = "api.gslb.test."
+	owner.set(s, payroll)
+	intruder.set(s, payroll)
+	apiOwner.set(s, api)
+	other.set(s, api)
+	old := New(s, Rules{}, FirstClaim)
+	old.RecordsOf(payroll)
+	old.RecordsOf(api)
+	before := testutil.Value(t, counter)
+	logged := strings.Count(logs.String(), "may not publish")
+
+	next := New(s, Rules{}, FirstClaim)
+	var events []string
+	next.OnChange = func(c Conflict, active bool) {
+		events = append(events, fmt.Sprintf("%s %v", c.Claim.Namespace, active))
+	}
+	next.Inherit(old.Conflicts())
+	s.Delete(other.key()) // ends while the reload runs
+	if got := addrs(next.RecordsOf(payroll)); !slices.Equal(got, []string{"10.0.0.1"}) {
+		t.Errorf("payroll answers %v, want only the owner's", got)
+	}
+	next.RecordsOf(api)
+	old.Close()
+	if got := testutil.Value(t, counter) - before; got != 0 {
+		t.Errorf("conflicts counted %v more times after the reload, want none", got)
+	}
+	if n := strings.Count(logs.String(), "may not publish"); n != logged {
+		t.Errorf("conflict logged again after the reload (%d lines, %d before):\n%s", n, logged, logs)
+	}
+	if want := []string{"team-c false"}; !slices.Equal(events, want) {
+		t.Errorf("events %q, want %q", events, want)
+	}
+	if got := testutil.Value(t, gauge); got != 1 {
+		t.Errorf("gauge %v, want 1 (team-b's conflict, counted once)", got)
+	}
+	next.Close()
+	if got := testutil.Value(t, gauge); got != 0 {
+		t.Errorf("gauge %v after Close, want 0", got)
+	}
+}
+
 func TestParseOwner(t *testing.T) {
 	for in, want := range map[string]Owner{
 		"payroll":          {Namespace: "payroll"},

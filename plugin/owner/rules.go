@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gslb/gslb/plugin/model"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Owner is a namespace allowed to publish a name: in one member cluster
@@ -24,27 +25,11 @@ func ParseOwner(s string) (Owner, error) {
 	if !ok {
 		site, ns = "", s
 	}
-	if ok && site == "" || ns == "" || strings.Contains(ns, "/") || !validNamespace(ns) {
+	// A namespace's name is a DNS-1123 label.
+	if ok && site == "" || len(validation.IsDNS1123Label(ns)) > 0 {
 		return Owner{}, fmt.Errorf("%q is not a namespace or SITE/NAMESPACE", s)
 	}
 	return Owner{Site: site, Namespace: ns}, nil
-}
-
-// validNamespace accepts a DNS-1123 label, as Kubernetes names namespaces.
-func validNamespace(ns string) bool {
-	if len(ns) > 63 {
-		return false
-	}
-	for i := 0; i < len(ns); i++ {
-		c := ns[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c == '-' && i > 0 && i < len(ns)-1:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func (o Owner) String() string {
