@@ -188,11 +188,8 @@ func (c *Checker) newEntry(t Target, now time.Time) *entry {
 		e.excluded = "port 0"
 	case t.Proto > TCP:
 		e.excluded = "unknown protocol " + t.Proto.String()
-	case !c.s.allowed(t.Addr):
-		e.excluded = notAllowed
-		if c.s.onlyGuarded(t.Addr) {
-			e.excluded = guarded
-		}
+	default:
+		e.excluded = c.s.refusal(t.Addr)
 	}
 	if e.excluded != "" {
 		e.st.Reason = "not probed: " + e.excluded

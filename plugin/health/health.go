@@ -165,48 +165,37 @@ var Guarded = []netip.Prefix{
 	netip.MustParsePrefix("100.100.100.200/32"),
 }
 
-// allowed tells whether addr may be contacted. A v4-mapped v6 address is
-// judged as the v4 address it reaches; the zone does not matter. An address
-// in a Guarded range is contacted only when an Allowed prefix lies inside
-// that range and holds it: naming 127.0.0.0/8 opens loopback, while a wide
+// allowed tells whether addr may be contacted.
+func (s *Settings) allowed(addr netip.Addr) bool { return s.refusal(addr) == "" }
+
+// refusal tells why addr may not be contacted: "" when it may, guarded when
+// it lies in a Guarded range that no Allowed prefix opens, notAllowed when
+// it lies outside the Allowed prefixes. A v4-mapped v6 address is judged as
+// the v4 address it reaches; the zone does not matter. An address in a
+// Guarded range is contacted only when an Allowed prefix lies inside that
+// range and holds it: naming 127.0.0.0/8 opens loopback, while a wide
 // 0.0.0.0/0 opens every other address but no guarded one.
-func (s *Settings) allowed(addr netip.Addr) bool {
+func (s *Settings) refusal(addr netip.Addr) string {
 	a := addr.WithZone("").Unmap()
+	inAllowed := len(s.Allowed) == 0
+	for _, p := range s.Allowed {
+		inAllowed = inAllowed || p.Contains(a)
+	}
 	if g, ok := guardedRange(a); ok {
 		for _, p := range s.Allowed {
 			if p.Contains(a) && p.Bits() >= g.Bits() {
-				return true
+				return ""
 			}
 		}
-		return false
-	}
-	if len(s.Allowed) == 0 {
-		return true
-	}
-	for _, p := range s.Allowed {
-		if p.Contains(a) {
-			return true
+		if inAllowed {
+			return guarded // refused only for lying in a Guarded range
 		}
+		return notAllowed
 	}
-	return false
-}
-
-// onlyGuarded tells whether addr, refused, is refused only for lying in a
-// Guarded range: Allowed is empty or holds it in a wider prefix.
-func (s *Settings) onlyGuarded(addr netip.Addr) bool {
-	a := addr.WithZone("").Unmap()
-	if _, ok := guardedRange(a); !ok {
-		return false
+	if inAllowed {
+		return ""
 	}
-	if len(s.Allowed) == 0 {
-		return true
-	}
-	for _, p := range s.Allowed {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return notAllowed
 }
 
 // guardedRange returns the Guarded range holding a (unmapped), if any.
