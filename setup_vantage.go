@@ -2,7 +2,6 @@ package gslb
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -26,7 +25,7 @@ const (
 // point, where its objects live, and whose verdicts count.
 type vantageConfig struct {
 	line      int
-	name      string // empty: the own cluster's site (or POD_NAME in-cluster)
+	name      string // empty: the own cluster's site
 	context   string // site or kubeconfig context of the own cluster; empty: the only cluster
 	namespace string
 	peers     []string // empty: every site
@@ -158,10 +157,8 @@ func (p *parser) finishVantage(file string) error {
 		v.cluster = clusters[i]
 	}
 	if v.name == "" {
+		// The site's name: what the peers' default (every site) expects.
 		v.name = v.cluster.Site
-		if pod := os.Getenv("POD_NAME"); v.cluster.Context == "in-cluster" && pod != "" {
-			v.name = pod
-		}
 		if !vantageName.MatchString(v.name) {
 			return lineErr(file, v.line, "vantage: the default name %q cannot name Kubernetes objects: give a name, vantage NAME", v.name)
 		}
