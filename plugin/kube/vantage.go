@@ -31,7 +31,7 @@ func VantageObjectName(vantage string) string { return "gslb-vantage-" + vantage
 type VantageSink interface {
 	Heartbeat(object, vantage, holder string, epoch, renew time.Time)
 	Sheet(object, vantage, data string)
-	Forget(vantage string, lease bool)
+	Forget(object, vantage string, lease bool)
 }
 
 // Vantages says where a Watcher reads the vantages' objects.
@@ -60,7 +60,7 @@ func (w *Watcher) watchVantages(client kubernetes.Interface, v Vantages) {
 		UpdateFunc: func(_, obj any) { w.lease(v.Sink, object, obj) },
 		DeleteFunc: func(obj any) {
 			if l, ok := tombstone(obj).(*coordinationv1.Lease); ok {
-				v.Sink.Forget(l.Labels[VantageLabel], true)
+				v.Sink.Forget(object("Lease", l), l.Labels[VantageLabel], true)
 			}
 		},
 	})
@@ -71,7 +71,7 @@ func (w *Watcher) watchVantages(client kubernetes.Interface, v Vantages) {
 		UpdateFunc: func(_, obj any) { w.sheet(v.Sink, object, obj) },
 		DeleteFunc: func(obj any) {
 			if cm, ok := tombstone(obj).(*corev1.ConfigMap); ok {
-				v.Sink.Forget(cm.Labels[VantageLabel], false)
+				v.Sink.Forget(object("ConfigMap", cm), cm.Labels[VantageLabel], false)
 			}
 		},
 	})

@@ -79,6 +79,12 @@ type peer struct {
 	name string
 	// Heartbeat: the run's start (acquireTime) and last renewal.
 	epoch, renew time.Time
+	// The objects (as named in log lines: site, kind, namespace/name)
+	// the heartbeat and the sheet were last taken from. Every cluster's
+	// informers report, so a stray copy of a vantage's object elsewhere
+	// must not undo the real one: only the recorded object's deletion
+	// forgets.
+	leaseFrom, sheetFrom string
 	// The latest valid sheet, and the epoch it belongs to.
 	sheetEpoch time.Time
 	sheetRaw   string
@@ -171,7 +177,7 @@ func (b *Board) Heartbeat(object, vantage, holder string, epoch, renew time.Time
 	if epoch.Equal(p.epoch) && renew.Before(p.renew) {
 		return // an older copy of the same run (a new run is taken whatever its clock says)
 	}
-	b.change(p, func() { p.epoch, p.renew = epoch, renew })
+	b.change(p, func() { p.epoch, p.renew, p.leaseFrom = epoch, renew, object })
 }
 
 // change applies f to p and records the targets whose votes it changed:
@@ -199,8 +205,12 @@ func (b *Board) Sheet(object, vantage, data string) {
 	if p == nil || data == p.sheetRaw {
 		return
 	}
-	if data == "" { // created empty by the manifest, not written yet
-		b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch = nil, "", time.Time{} })
+	if data == "" {
+		// Created empty by the manifest, not written yet, as the
+		// empty Lease: no news. It may be a copy in another cluster
+		// than the one the vantage writes to; the current sheet is
+		// not re-delivered until it changes, so dropping it here would
+		// leave the peer out indefinitely.
 		return
 	}
 	s, err := Decode(data)
@@ -223,14 +233,15 @@ func (b *Board) Sheet(object, vantage, data string) {
 			up++
 		}
 	}
-	b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch, p.up, p.downN = down, data, s.Epoch, up, dn })
+	b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch, p.up, p.downN, p.sheetFrom = down, data, s.Epoch, up, dn, object })
 	verdictsGauge.WithLabelValues(p.name, "up").Set(float64(up))
 	verdictsGauge.WithLabelValues(p.name, "down").Set(float64(dn))
 }
 
-// Forget drops a vantage's heartbeat (lease true) or sheet when its object
-// is deleted.
-func (b *Board) Forget(vantage string, lease bool) {
+// Forget drops a vantage's heartbeat (lease true) or sheet when object, the
+// one it was taken from, is deleted; the deletion of any other object of
+// the same vantage (a copy in another cluster) changes nothing.
+func (b *Board) Forget(object, vantage string, lease bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	p := b.peers[vantage]
@@ -238,10 +249,17 @@ func (b *Board) Forget(vantage string, lease bool) {
 		return
 	}
 	if lease {
-		b.change(p, func() { p.epoch, p.renew = time.Time{}, time.Time{} })
+		if object == p.leaseFrom {
+			b.change(p, func() { p.epoch, p.renew, p.leaseFrom = time.Time{}, time.Time{}, "" })
+		}
 		return
 	}
-	b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch = nil, "", time.Time{} })
+	if object != p.sheetFrom {
+		return
+	}
+	b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch, p.up, p.downN, p.sheetFrom = nil, "", time.Time{}, 0, 0, "" })
+	verdictsGauge.WithLabelValues(p.name, "up").Set(0)
+	verdictsGauge.WithLabelValues(p.name, "down").Set(0)
 }
 
 // counts tells whether p's verdicts are in the quorum now: fresh, and of

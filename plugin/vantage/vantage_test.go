@@ -2,6 +2,7 @@ package vantage
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -233,7 +234,7 @@ func TestBoardIgnoresBadObjects(t *testing.T) {
 		t.Error("a good object must clear its complaint, so that a later bad one is logged again")
 	}
 	// Its lease deleted: left out at the next Refresh.
-	b.Forget("b", true)
+	b.Forget("lease b", "b", true)
 	b.Refresh()
 	if b.Down(1, false) {
 		t.Error("b without a heartbeat must not vote")
@@ -282,5 +283,53 @@ func TestBoardDuplicateVantage(t *testing.T) {
 	}
 	if views := b.Views(1); len(views) != 0 {
 		t.Errorf("own-named objects vote: %v", views)
+	}
+}
+
+// TestBoardStrayObjects: every cluster's informers report every vantage's
+// objects. An empty copy of b's ConfigMap in another cluster (as
+// deploy/rbac-vantage.yaml creates them), or the deletion of a copy there,
+// must not drop b's current sheet or heartbeat: the real ones are not
+// delivered again until they change, so b would stay out of the quorum.
+func TestBoardStrayObjects(t *testing.T) {
+	b, clk := newTestBoard("majority", "a", "b", "c")
+	epoch := clk.now.Add(-time.Minute)
+	for _, v := range []string{"b", "c"} {
+		b.Heartbeat("Site "+v+": Lease ns/gslb-vantage-"+v, v, v, epoch, clk.now)
+		b.Sheet("Site "+v+": ConfigMap ns/gslb-vantage-"+v, v, sheet(v, epoch, map[uint64]bool{2: true}))
+	}
+	b.Refresh()
+	want := map[string]bool{"b": true, "c": true}
+	check := func(when string) {
+		t.Helper()
+		if !b.Down(2, false) {
+			t.Errorf("%s: b and c see target 2 down, a up: must be down", when)
+		}
+		if views := b.Views(2); !reflect.DeepEqual(views, want) {
+			t.Errorf("%s: views %v, want %v", when, views, want)
+		}
+	}
+	check("start")
+	b.Sheet("Site c: ConfigMap ns/gslb-vantage-b", "b", "")
+	b.Refresh()
+	check("an empty copy of b's sheet in site c")
+	b.Forget("Site c: ConfigMap ns/gslb-vantage-b", "b", false)
+	b.Forget("Site c: Lease ns/gslb-vantage-b", "b", true)
+	b.Refresh()
+	check("copies of b's objects deleted in site c")
+	if ids := b.TakeChanged(); len(ids) != 0 {
+		t.Errorf("stray objects changed targets %v", ids)
+	}
+	// The real sheet deleted: b leaves.
+	b.Forget("Site b: ConfigMap ns/gslb-vantage-b", "b", false)
+	want = map[string]bool{"c": true}
+	if b.Down(2, false) {
+		t.Error("b's sheet deleted: a up and c down is a tie: must stay up")
+	}
+	if views := b.Views(2); !reflect.DeepEqual(views, want) {
+		t.Errorf("b's sheet deleted: views %v, want %v", views, want)
+	}
+	if ids := b.TakeChanged(); len(ids) != 1 || ids[0] != 2 {
+		t.Errorf("b's sheet deleted: changed %v, want [2]", ids)
 	}
 }
