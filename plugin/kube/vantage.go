@@ -130,6 +130,9 @@ type Publisher struct {
 	cm      *corev1.ConfigMap
 	written string // the last sheet written
 	failing map[string]bool
+	// overflow: the last sheet left verdicts out, logged once until all
+	// fit again.
+	overflow bool
 }
 
 // PublisherConfig configures NewPublisher.
@@ -237,8 +240,14 @@ func (p *Publisher) writeSheet(ctx context.Context) bool {
 	if data == p.written {
 		return false
 	}
-	if dropped > 0 {
-		p.report("size", fmt.Errorf("%d up verdicts do not fit in %d bytes and are left out (no opinion on those targets)", dropped, vantage.MaxBytes))
+	switch {
+	case dropped > 0 && !p.overflow:
+		p.overflow = true
+		log.Warningf("Vantage %s: %d up verdicts do not fit in %d bytes and are left out of ConfigMap %s/%s: the other servers have no opinion of this vantage on those targets",
+			p.vantage, dropped, vantage.MaxBytes, p.ns, p.name)
+	case dropped == 0 && p.overflow:
+		p.overflow = false
+		log.Infof("Vantage %s: all its verdicts fit in ConfigMap %s/%s again", p.vantage, p.ns, p.name)
 	}
 	var err error
 	if p.cm == nil {
