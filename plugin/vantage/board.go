@@ -233,7 +233,9 @@ func (b *Board) Sheet(object, vantage, data string) {
 			up++
 		}
 	}
-	b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch, p.up, p.downN, p.sheetFrom = down, data, s.Epoch, up, dn, object })
+	b.change(p, func() {
+		p.down, p.sheetRaw, p.sheetEpoch, p.up, p.downN, p.sheetFrom = down, data, s.Epoch, up, dn, object
+	})
 	verdictsGauge.WithLabelValues(p.name, "up").Set(float64(up))
 	verdictsGauge.WithLabelValues(p.name, "down").Set(float64(dn))
 }
