@@ -50,7 +50,6 @@ type memberHealth struct {
 	board     *vantage.Board
 	publisher *kube.Publisher
 	self      string
-	quorum    vantage.Quorum
 }
 
 // siteConnection is a member cluster's link to its API server
@@ -243,7 +242,7 @@ func (h *memberHealth) run(stop <-chan struct{}, touch func(names ...string)) {
 
 // targetID is a target's name among vantages: a hash of what identifies
 // it to every server (not its site, which only labels metrics), computed
-// without allocating (FNV-64a, as vantage.TargetID).
+// without allocating (FNV-64a).
 func targetID(t health.Target) uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
@@ -384,12 +383,12 @@ func (h *memberHealth) updateStale(now time.Time) []string {
 func (h *memberHealth) share(v *vantageConfig, board *vantage.Board) error {
 	pub, err := kube.NewPublisher(kube.PublisherConfig{
 		Cluster: v.cluster, Namespace: v.namespace, Vantage: v.name,
-		Heartbeat: v.heartbeat, Verdicts: h.verdicts, OnEpoch: board.SetSelfEpoch,
+		Heartbeat: v.heartbeat, StaleAfter: v.staleAfter(), Verdicts: h.verdicts, OnEpoch: board.SetSelfEpoch,
 	})
 	if err != nil {
 		return err
 	}
-	h.board, h.publisher, h.self, h.quorum = board, pub, v.name, v.quorum
+	h.board, h.publisher, h.self = board, pub, v.name
 	h.byID = map[uint64]health.Target{}
 	return nil
 }

@@ -89,7 +89,6 @@ func TestSharedVerdicts(t *testing.T) {
 		t.Error("an unprobed member has no vantage views")
 	}
 	// The status page shows the same views as inputs, the quorum last.
-	h.quorum = vantage.Quorum{Kind: vantage.Majority}
 	var shown []string
 	for _, in := range h.quorumInputs(rec) {
 		shown = append(shown, in.Input+"="+in.Verdict)

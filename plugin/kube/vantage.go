@@ -121,6 +121,7 @@ type Publisher struct {
 	vantage   string
 	epoch     metav1.MicroTime
 	heartbeat time.Duration
+	stale     time.Duration
 	coalesce  time.Duration
 	verdicts  func() []vantage.Verdict
 	onEpoch   func(time.Time)
@@ -141,6 +142,11 @@ type PublisherConfig struct {
 	Namespace string
 	Vantage   string
 	Heartbeat time.Duration
+	// StaleAfter is the heartbeat age at which the readers leave the
+	// vantage out; written as the Lease's leaseDurationSeconds (for
+	// people reading it: readers judge by their own setting). Zero:
+	// not written.
+	StaleAfter time.Duration
 	// Coalesce is the shortest time between two verdict writes (default 1 s).
 	Coalesce time.Duration
 	// Verdicts returns the vantage's current verdicts.
@@ -168,7 +174,7 @@ func newPublisher(c PublisherConfig, client kubernetes.Interface) *Publisher {
 	}
 	return &Publisher{
 		client: client, site: c.Cluster.Site, ns: c.Namespace, name: VantageObjectName(c.Vantage), vantage: c.Vantage,
-		heartbeat: c.Heartbeat, coalesce: c.Coalesce, verdicts: c.Verdicts, onEpoch: c.OnEpoch,
+		heartbeat: c.Heartbeat, stale: c.StaleAfter, coalesce: c.Coalesce, verdicts: c.Verdicts, onEpoch: c.OnEpoch,
 		kick: make(chan struct{}, 1), failing: map[string]bool{},
 	}
 }
@@ -312,8 +318,11 @@ func (p *Publisher) meta() metav1.ObjectMeta {
 
 func (p *Publisher) renew(ctx context.Context) {
 	now := metav1.NowMicro()
-	secs := int32(max(1, (4*p.heartbeat).Round(time.Second)/time.Second))
-	spec := coordinationv1.LeaseSpec{HolderIdentity: &p.vantage, LeaseDurationSeconds: &secs, AcquireTime: &p.epoch, RenewTime: &now}
+	spec := coordinationv1.LeaseSpec{HolderIdentity: &p.vantage, AcquireTime: &p.epoch, RenewTime: &now}
+	if p.stale > 0 {
+		secs := int32(max(1, p.stale.Round(time.Second)/time.Second))
+		spec.LeaseDurationSeconds = &secs
+	}
 	var err error
 	if p.lease == nil {
 		p.lease, err = p.client.CoordinationV1().Leases(p.ns).Get(ctx, p.name, metav1.GetOptions{})

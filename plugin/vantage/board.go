@@ -2,6 +2,7 @@ package vantage
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,7 +149,7 @@ func (b *Board) peer(object, vantage string) *peer {
 		if vantage == b.cfg.Self {
 			return nil // our own objects, read back: we know better
 		}
-		b.complain(object, "unknown_vantage", "ignored: vantage \""+vantage+"\" is not among this server's peers "+quoteList(b.cfg.Peers)+"; add it to the vantage block's peers if it should vote")
+		b.complain(object, "unknown_vantage", "ignored: vantage \""+vantage+"\" is not among this server's peers ["+strings.Join(b.cfg.Peers, " ")+"]; add it to the vantage block's peers if it should vote")
 	}
 	return p
 }
@@ -403,26 +404,5 @@ func (b *Board) Views(id uint64) map[string]bool {
 	return out
 }
 
-// Fresh returns the peers whose verdicts count now.
-func (b *Board) Fresh() []string {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	var out []string
-	for _, name := range b.sortedPeers() {
-		if b.counts(b.peers[name]) {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-func quoteList(names []string) string {
-	s := "["
-	for i, n := range names {
-		if i > 0 {
-			s += " "
-		}
-		s += n
-	}
-	return s + "]"
-}
+// Quorum is the health_quorum the board decides by.
+func (b *Board) Quorum() Quorum { return b.cfg.Quorum }

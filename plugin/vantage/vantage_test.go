@@ -1,11 +1,12 @@
 package vantage
 
 import (
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
@@ -66,7 +67,7 @@ func TestEncodeSize(t *testing.T) {
 	epoch := time.Now()
 	var vs []Verdict
 	for i := range 10_000 {
-		vs = append(vs, Verdict{ID: TargetID(fmt.Sprint("target", i)), Down: i%100 == 0, Since: epoch.Add(time.Hour), Reason: "timeout after 1s"})
+		vs = append(vs, Verdict{ID: uint64(i) * 0x9e3779b97f4a7c15, Down: i%100 == 0, Since: epoch.Add(time.Hour), Reason: "timeout after 1s"})
 	}
 	data, dropped := Encode(Sheet{Vantage: "v", Epoch: epoch, Verdicts: vs})
 	if dropped != 0 || len(data) > 400<<10 {
@@ -74,7 +75,7 @@ func TestEncodeSize(t *testing.T) {
 	}
 	t.Logf("10 000 verdicts: %d bytes (%.1f per verdict)", len(data), float64(len(data))/10_000)
 	for i := range 60_000 {
-		vs = append(vs, Verdict{ID: TargetID(fmt.Sprint("more", i)), Since: epoch})
+		vs = append(vs, Verdict{ID: uint64(i)*0x9e3779b97f4a7c15 + 1, Since: epoch})
 	}
 	vs = append(vs, Verdict{ID: 3, Down: true, Since: epoch})
 	data, dropped = Encode(Sheet{Vantage: "v", Epoch: epoch, Verdicts: vs})
@@ -144,6 +145,19 @@ func sheet(vantage string, epoch time.Time, downs map[uint64]bool) string {
 	return data
 }
 
+// freshPeers returns the peers whose verdicts count, as the fresh gauge
+// says since the last Refresh.
+func freshPeers(b *Board) []string {
+	var out []string
+	for _, name := range b.sortedPeers() {
+		var m dto.Metric
+		if err := freshGauge.WithLabelValues(name).Write(&m); err == nil && m.GetGauge().GetValue() == 1 {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 func TestBoardQuorumAndStaleness(t *testing.T) {
 	b, clk := newTestBoard("majority", "a", "b", "c")
 	epochB, epochC := clk.now.Add(-time.Minute), clk.now.Add(-2*time.Minute)
@@ -158,7 +172,7 @@ func TestBoardQuorumAndStaleness(t *testing.T) {
 	if !b.Refresh() {
 		t.Fatal("peers became usable: Refresh must say so")
 	}
-	if got := b.Fresh(); len(got) != 2 {
+	if got := freshPeers(b); len(got) != 2 {
 		t.Fatalf("fresh %v", got)
 	}
 	// A partition seen by a alone: outvoted.
@@ -180,7 +194,7 @@ func TestBoardQuorumAndStaleness(t *testing.T) {
 	if !b.Refresh() {
 		t.Fatal("c went stale: Refresh must say so")
 	}
-	if got := b.Fresh(); len(got) != 1 || got[0] != "b" {
+	if got := freshPeers(b); len(got) != 1 || got[0] != "b" {
 		t.Fatalf("fresh %v, want [b]", got)
 	}
 	if b.Down(1, true) {
@@ -193,7 +207,7 @@ func TestBoardQuorumAndStaleness(t *testing.T) {
 	newEpoch := clk.now
 	b.Heartbeat("lease b", "b", "b", newEpoch, clk.now)
 	b.Refresh()
-	if len(b.Fresh()) != 0 || !b.Down(1, true) {
+	if len(freshPeers(b)) != 0 || !b.Down(1, true) {
 		t.Error("a sheet of an earlier run must not count")
 	}
 	b.TakeChanged()

@@ -234,7 +234,7 @@ func writeRate(ctx context.Context, l *lab.Lab, members int, d time.Duration) er
 		now := time.Now()
 		vs := make([]vantage.Verdict, members)
 		for i := range vs {
-			vs[i] = vantage.Verdict{ID: vantage.TargetID(fmt.Sprint("bench-target-", i)), Since: now}
+			vs[i] = vantage.Verdict{ID: uint64(i) * 0x9e3779b97f4a7c15, Since: now} // any distinct IDs
 		}
 		name := "bench-" + strconv.Itoa(int(churn.frac*1000)) + "-" + strconv.Itoa(int(churn.every/time.Millisecond))
 		pub, err := kube.NewPublisher(kube.PublisherConfig{
