@@ -30,9 +30,9 @@ type vantageConfig struct {
 	namespace string
 	peers     []string // empty: every site
 	heartbeat time.Duration
-	quorum    vantage.Quorum
 
 	// Resolved by finishVantage.
+	quorum  vantage.Quorum // health_quorum, before or after the block; default majority
 	cluster kube.Cluster
 }
 
@@ -55,9 +55,6 @@ func parseVantage(p *parser, c *caddy.Controller) error {
 		return c.Errf("vantage is given twice: a server is one vantage point")
 	}
 	v := &vantageConfig{line: c.Line(), namespace: defaultVantageNamespace, heartbeat: defaultHeartbeat}
-	if q := p.quorum; q != nil {
-		v.quorum = *q
-	}
 	args := c.RemainingArgs()
 	if len(args) > 1 {
 		return c.Errf("vantage takes one name: vantage [NAME] { context CONTEXT  namespace NAMESPACE  peers NAME... }")
@@ -122,9 +119,6 @@ func parseHealthQuorum(p *parser, c *caddy.Controller) error {
 		return c.Errf("health_quorum %v", err)
 	}
 	p.quorum, p.quorumLine = &q, c.Line()
-	if p.cfg.vantage != nil {
-		p.cfg.vantage.quorum = q
-	}
 	return nil
 }
 
@@ -136,6 +130,9 @@ func (p *parser) finishVantage(file string) error {
 			return lineErr(file, p.quorumLine, "health_quorum needs a vantage block: add `vantage [NAME] { context CONTEXT }` so that this server shares its verdicts with the others")
 		}
 		return nil
+	}
+	if p.quorum != nil {
+		v.quorum = *p.quorum
 	}
 	clusters := p.cfg.clusters
 	var sites []string
