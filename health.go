@@ -230,10 +230,9 @@ func (h *memberHealth) run(stop <-chan struct{}, touch func(names ...string)) {
 				touch(h.namesOf(sites)...)
 			}
 			if h.board != nil {
-				if h.board.Refresh() {
-					// The peers that vote changed: every probed name.
-					touch(h.probedNames()...)
-				}
+				// A peer starting or stopping to count changes
+				// the votes on its targets: Changed then says which.
+				h.board.Refresh()
 				h.countQuorum()
 			}
 		}
@@ -271,23 +270,6 @@ func (h *memberHealth) namesOfIDs(ids []uint64) []string {
 	for _, id := range ids {
 		if t, ok := h.byID[id]; ok {
 			for name := range h.byTarget[t] {
-				names = append(names, name)
-			}
-		}
-	}
-	return names
-}
-
-// probedNames returns every name with a probed member.
-func (h *memberHealth) probedNames() []string {
-	seen := map[string]bool{}
-	var names []string
-	h.imu.Lock()
-	defer h.imu.Unlock()
-	for _, byName := range h.byTarget {
-		for name := range byName {
-			if !seen[name] {
-				seen[name] = true
 				names = append(names, name)
 			}
 		}

@@ -102,8 +102,11 @@ func TestSharedVerdicts(t *testing.T) {
 	if in := h.quorumInputs(other); in != nil {
 		t.Errorf("an unprobed member has vantage inputs %v", in)
 	}
-	if names := h.probedNames(); !slices.Equal(names, []string{"app.example.org."}) {
-		t.Errorf("probed names %v", names)
+	// A peer leaving the quorum touches the names of its targets only.
+	board.TakeChanged()
+	board.Forget("lease c", "c", true)
+	if names := h.namesOfIDs(board.TakeChanged()); !slices.Equal(names, []string{"app.example.org."}) {
+		t.Errorf("c leaving touches %v, want only the name it probes", names)
 	}
 	// Removing the record forgets its ID.
 	h.Track("app.example.org.", []model.Record{rec}, nil)

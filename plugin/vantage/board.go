@@ -109,8 +109,8 @@ func NewBoard(cfg Config) *Board {
 	return b
 }
 
-// Changed is signalled after reports changed some target's votes
-// (TakeChanged says which) or which peers count (Refresh says so).
+// Changed is signalled after reports or Refresh changed some target's
+// votes; TakeChanged says which.
 func (b *Board) Changed() <-chan struct{} { return b.signal }
 
 // TakeChanged returns the targets whose votes changed since the last call.
@@ -290,20 +290,22 @@ func (b *Board) markDiff(old, cur map[uint64]bool) {
 	b.notify()
 }
 
-// Refresh judges every peer's heartbeat at the local clock and reports
-// whether the set of peers that count changed (then every target must be
-// decided again). Transitions are logged once each.
-func (b *Board) Refresh() bool {
+// Refresh judges every peer's heartbeat at the local clock. A peer that
+// starts or stops counting changes the votes on its targets only, which
+// are recorded for TakeChanged and signalled like any other change.
+// Transitions are logged once each.
+func (b *Board) Refresh() {
 	now := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	changed := false
 	usable := 0
 	for _, name := range b.sortedPeers() {
 		p := b.peers[name]
 		was := b.counts(p)
 		age := now.Sub(p.renew)
-		p.fresh = !p.renew.IsZero() && age <= b.cfg.StaleAfter
+		if fresh := !p.renew.IsZero() && age <= b.cfg.StaleAfter; fresh != p.fresh {
+			b.change(p, func() { p.fresh = fresh })
+		}
 		is := b.counts(p)
 		if !p.renew.IsZero() {
 			heartbeatAge.WithLabelValues(name).Set(age.Seconds())
@@ -317,7 +319,6 @@ func (b *Board) Refresh() bool {
 		if was == is {
 			continue
 		}
-		changed = true
 		switch {
 		case is:
 			log.Infof("Vantage %s: heartbeat fresh and verdicts current: its %d down and %d up verdicts count in the quorum", name, p.downN, p.up)
@@ -350,10 +351,6 @@ func (b *Board) Refresh() bool {
 	}
 	b.fallback = fallback
 	b.started = b.started || !quiet
-	if changed {
-		b.notify()
-	}
-	return changed
 }
 
 func (b *Board) sortedPeers() []string {

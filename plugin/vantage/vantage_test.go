@@ -2,6 +2,7 @@ package vantage
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +146,12 @@ func sheet(vantage string, epoch time.Time, downs map[uint64]bool) string {
 	return data
 }
 
+// sameIDs tells whether ids holds exactly want, in any order.
+func sameIDs(ids []uint64, want ...uint64) bool {
+	slices.Sort(ids)
+	return slices.Equal(ids, want)
+}
+
 // freshPeers returns the peers whose verdicts count, as the fresh gauge
 // says since the last Refresh.
 func freshPeers(b *Board) []string {
@@ -169,8 +176,9 @@ func TestBoardQuorumAndStaleness(t *testing.T) {
 	b.Sheet("cm b", "b", sheet("b", epochB, map[uint64]bool{1: false, 2: true}))
 	b.Heartbeat("lease c", "c", "c", epochC, clk.now)
 	b.Sheet("cm c", "c", sheet("c", epochC, map[uint64]bool{1: false, 2: true}))
-	if !b.Refresh() {
-		t.Fatal("peers became usable: Refresh must say so")
+	b.Refresh()
+	if ids := b.TakeChanged(); !sameIDs(ids, 1, 2) {
+		t.Fatalf("peers became usable: Refresh must say so for their targets: changed %v, want [1 2]", ids)
 	}
 	if got := freshPeers(b); len(got) != 2 {
 		t.Fatalf("fresh %v", got)
@@ -191,8 +199,19 @@ func TestBoardQuorumAndStaleness(t *testing.T) {
 	clk.now = clk.now.Add(5 * time.Second)
 	b.Heartbeat("lease b", "b", "b", epochB, clk.now)
 	clk.now = clk.now.Add(5 * time.Second)
-	if !b.Refresh() {
-		t.Fatal("c went stale: Refresh must say so")
+	b.TakeChanged()
+	select { // drain: the signal is to come from Refresh
+	case <-b.Changed():
+	default:
+	}
+	b.Refresh()
+	if ids := b.TakeChanged(); !sameIDs(ids, 1, 2) {
+		t.Fatalf("c went stale: Refresh must say so for its targets: changed %v, want [1 2]", ids)
+	}
+	select {
+	case <-b.Changed():
+	default:
+		t.Fatal("c went stale: Refresh must signal Changed")
 	}
 	if got := freshPeers(b); len(got) != 1 || got[0] != "b" {
 		t.Fatalf("fresh %v, want [b]", got)
@@ -313,6 +332,7 @@ func TestBoardStrayObjects(t *testing.T) {
 		b.Sheet("Site "+v+": ConfigMap ns/gslb-vantage-"+v, v, sheet(v, epoch, map[uint64]bool{2: true}))
 	}
 	b.Refresh()
+	b.TakeChanged()
 	want := map[string]bool{"b": true, "c": true}
 	check := func(when string) {
 		t.Helper()
