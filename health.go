@@ -50,7 +50,6 @@ type memberHealth struct {
 	board     *vantage.Board
 	publisher *kube.Publisher
 	self      string
-	quorum    vantage.Quorum
 }
 
 // siteConnection is a member cluster's link to its API server
@@ -231,10 +230,9 @@ func (h *memberHealth) run(stop <-chan struct{}, touch func(names ...string)) {
 				touch(h.namesOf(sites)...)
 			}
 			if h.board != nil {
-				if h.board.Refresh() {
-					// The peers that vote changed: every probed name.
-					touch(h.probedNames()...)
-				}
+				// A peer starting or stopping to count changes
+				// the votes on its targets: Changed then says which.
+				h.board.Refresh()
 				h.countQuorum()
 			}
 		}
@@ -243,7 +241,7 @@ func (h *memberHealth) run(stop <-chan struct{}, touch func(names ...string)) {
 
 // targetID is a target's name among vantages: a hash of what identifies
 // it to every server (not its site, which only labels metrics), computed
-// without allocating (FNV-64a, as vantage.TargetID).
+// without allocating (FNV-64a).
 func targetID(t health.Target) uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211
 	h := uint64(offset)
@@ -272,23 +270,6 @@ func (h *memberHealth) namesOfIDs(ids []uint64) []string {
 	for _, id := range ids {
 		if t, ok := h.byID[id]; ok {
 			for name := range h.byTarget[t] {
-				names = append(names, name)
-			}
-		}
-	}
-	return names
-}
-
-// probedNames returns every name with a probed member.
-func (h *memberHealth) probedNames() []string {
-	seen := map[string]bool{}
-	var names []string
-	h.imu.Lock()
-	defer h.imu.Unlock()
-	for _, byName := range h.byTarget {
-		for name := range byName {
-			if !seen[name] {
-				seen[name] = true
 				names = append(names, name)
 			}
 		}
@@ -384,12 +365,12 @@ func (h *memberHealth) updateStale(now time.Time) []string {
 func (h *memberHealth) share(v *vantageConfig, board *vantage.Board) error {
 	pub, err := kube.NewPublisher(kube.PublisherConfig{
 		Cluster: v.cluster, Namespace: v.namespace, Vantage: v.name,
-		Heartbeat: v.heartbeat, Verdicts: h.verdicts, OnEpoch: board.SetSelfEpoch,
+		Heartbeat: v.heartbeat, StaleAfter: v.staleAfter(), Verdicts: h.verdicts, OnEpoch: board.SetSelfEpoch,
 	})
 	if err != nil {
 		return err
 	}
-	h.board, h.publisher, h.self, h.quorum = board, pub, v.name, v.quorum
+	h.board, h.publisher, h.self = board, pub, v.name
 	h.byID = map[uint64]health.Target{}
 	return nil
 }

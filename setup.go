@@ -144,8 +144,8 @@ type parser struct {
 	policySites map[string]int
 	topoSeen    map[netip.Prefix]bool
 	geoSeen     map[string]bool
-	// health_quorum, kept until the vantage block (before or after it)
-	// is known.
+	// health_quorum, kept until finishVantage puts it into the vantage
+	// block (given before or after it).
 	quorum     *vantage.Quorum
 	quorumLine int
 }

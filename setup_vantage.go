@@ -2,7 +2,6 @@ package gslb
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -26,14 +25,14 @@ const (
 // point, where its objects live, and whose verdicts count.
 type vantageConfig struct {
 	line      int
-	name      string // empty: the own cluster's site (or POD_NAME in-cluster)
+	name      string // empty: the own cluster's site
 	context   string // site or kubeconfig context of the own cluster; empty: the only cluster
 	namespace string
 	peers     []string // empty: every site
 	heartbeat time.Duration
-	quorum    vantage.Quorum
 
 	// Resolved by finishVantage.
+	quorum  vantage.Quorum // health_quorum, before or after the block; default majority
 	cluster kube.Cluster
 }
 
@@ -56,9 +55,6 @@ func parseVantage(p *parser, c *caddy.Controller) error {
 		return c.Errf("vantage is given twice: a server is one vantage point")
 	}
 	v := &vantageConfig{line: c.Line(), namespace: defaultVantageNamespace, heartbeat: defaultHeartbeat}
-	if q := p.quorum; q != nil {
-		v.quorum = *q
-	}
 	args := c.RemainingArgs()
 	if len(args) > 1 {
 		return c.Errf("vantage takes one name: vantage [NAME] { context CONTEXT  namespace NAMESPACE  peers NAME... }")
@@ -123,9 +119,6 @@ func parseHealthQuorum(p *parser, c *caddy.Controller) error {
 		return c.Errf("health_quorum %v", err)
 	}
 	p.quorum, p.quorumLine = &q, c.Line()
-	if p.cfg.vantage != nil {
-		p.cfg.vantage.quorum = q
-	}
 	return nil
 }
 
@@ -137,6 +130,9 @@ func (p *parser) finishVantage(file string) error {
 			return lineErr(file, p.quorumLine, "health_quorum needs a vantage block: add `vantage [NAME] { context CONTEXT }` so that this server shares its verdicts with the others")
 		}
 		return nil
+	}
+	if p.quorum != nil {
+		v.quorum = *p.quorum
 	}
 	clusters := p.cfg.clusters
 	var sites []string
@@ -158,10 +154,8 @@ func (p *parser) finishVantage(file string) error {
 		v.cluster = clusters[i]
 	}
 	if v.name == "" {
+		// The site's name: what the peers' default (every site) expects.
 		v.name = v.cluster.Site
-		if pod := os.Getenv("POD_NAME"); v.cluster.Context == "in-cluster" && pod != "" {
-			v.name = pod
-		}
 		if !vantageName.MatchString(v.name) {
 			return lineErr(file, v.line, "vantage: the default name %q cannot name Kubernetes objects: give a name, vantage NAME", v.name)
 		}

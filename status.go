@@ -452,7 +452,7 @@ func (h *memberHealth) quorumInputs(r model.Record) []status.HealthInput {
 	}
 	out = append(out, status.HealthInput{
 		Input: "quorum", Verdict: verdict(down),
-		Detail: fmt.Sprintf("%d of %d voting vantages see it down (health_quorum %s); stale peers do not vote", votesDown, len(names)+1, h.quorum),
+		Detail: fmt.Sprintf("%d of %d voting vantages see it down (health_quorum %s); stale peers do not vote", votesDown, len(names)+1, h.board.Quorum()),
 	})
 	return out
 }

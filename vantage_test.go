@@ -89,7 +89,6 @@ func TestSharedVerdicts(t *testing.T) {
 		t.Error("an unprobed member has no vantage views")
 	}
 	// The status page shows the same views as inputs, the quorum last.
-	h.quorum = vantage.Quorum{Kind: vantage.Majority}
 	var shown []string
 	for _, in := range h.quorumInputs(rec) {
 		shown = append(shown, in.Input+"="+in.Verdict)
@@ -103,8 +102,11 @@ func TestSharedVerdicts(t *testing.T) {
 	if in := h.quorumInputs(other); in != nil {
 		t.Errorf("an unprobed member has vantage inputs %v", in)
 	}
-	if names := h.probedNames(); !slices.Equal(names, []string{"app.example.org."}) {
-		t.Errorf("probed names %v", names)
+	// A peer leaving the quorum touches the names of its targets only.
+	board.TakeChanged()
+	board.Forget("lease c", "c", true)
+	if names := h.namesOfIDs(board.TakeChanged()); !slices.Equal(names, []string{"app.example.org."}) {
+		t.Errorf("c leaving touches %v, want only the name it probes", names)
 	}
 	// Removing the record forgets its ID.
 	h.Track("app.example.org.", []model.Record{rec}, nil)

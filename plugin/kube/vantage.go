@@ -31,7 +31,7 @@ func VantageObjectName(vantage string) string { return "gslb-vantage-" + vantage
 type VantageSink interface {
 	Heartbeat(object, vantage, holder string, epoch, renew time.Time)
 	Sheet(object, vantage, data string)
-	Forget(vantage string, lease bool)
+	Forget(object, vantage string, lease bool)
 }
 
 // Vantages says where a Watcher reads the vantages' objects.
@@ -60,7 +60,7 @@ func (w *Watcher) watchVantages(client kubernetes.Interface, v Vantages) {
 		UpdateFunc: func(_, obj any) { w.lease(v.Sink, object, obj) },
 		DeleteFunc: func(obj any) {
 			if l, ok := tombstone(obj).(*coordinationv1.Lease); ok {
-				v.Sink.Forget(l.Labels[VantageLabel], true)
+				v.Sink.Forget(object("Lease", l), l.Labels[VantageLabel], true)
 			}
 		},
 	})
@@ -71,7 +71,7 @@ func (w *Watcher) watchVantages(client kubernetes.Interface, v Vantages) {
 		UpdateFunc: func(_, obj any) { w.sheet(v.Sink, object, obj) },
 		DeleteFunc: func(obj any) {
 			if cm, ok := tombstone(obj).(*corev1.ConfigMap); ok {
-				v.Sink.Forget(cm.Labels[VantageLabel], false)
+				v.Sink.Forget(object("ConfigMap", cm), cm.Labels[VantageLabel], false)
 			}
 		},
 	})
@@ -121,6 +121,7 @@ type Publisher struct {
 	vantage   string
 	epoch     metav1.MicroTime
 	heartbeat time.Duration
+	stale     time.Duration
 	coalesce  time.Duration
 	verdicts  func() []vantage.Verdict
 	onEpoch   func(time.Time)
@@ -130,6 +131,9 @@ type Publisher struct {
 	cm      *corev1.ConfigMap
 	written string // the last sheet written
 	failing map[string]bool
+	// overflow: the last sheet left verdicts out, logged once until all
+	// fit again.
+	overflow bool
 }
 
 // PublisherConfig configures NewPublisher.
@@ -138,6 +142,11 @@ type PublisherConfig struct {
 	Namespace string
 	Vantage   string
 	Heartbeat time.Duration
+	// StaleAfter is the heartbeat age at which the readers leave the
+	// vantage out; written as the Lease's leaseDurationSeconds (for
+	// people reading it: readers judge by their own setting). Zero:
+	// not written.
+	StaleAfter time.Duration
 	// Coalesce is the shortest time between two verdict writes (default 1 s).
 	Coalesce time.Duration
 	// Verdicts returns the vantage's current verdicts.
@@ -165,7 +174,7 @@ func newPublisher(c PublisherConfig, client kubernetes.Interface) *Publisher {
 	}
 	return &Publisher{
 		client: client, site: c.Cluster.Site, ns: c.Namespace, name: VantageObjectName(c.Vantage), vantage: c.Vantage,
-		heartbeat: c.Heartbeat, coalesce: c.Coalesce, verdicts: c.Verdicts, onEpoch: c.OnEpoch,
+		heartbeat: c.Heartbeat, stale: c.StaleAfter, coalesce: c.Coalesce, verdicts: c.Verdicts, onEpoch: c.OnEpoch,
 		kick: make(chan struct{}, 1), failing: map[string]bool{},
 	}
 }
@@ -237,8 +246,14 @@ func (p *Publisher) writeSheet(ctx context.Context) bool {
 	if data == p.written {
 		return false
 	}
-	if dropped > 0 {
-		p.report("size", fmt.Errorf("%d up verdicts do not fit in %d bytes and are left out (no opinion on those targets)", dropped, vantage.MaxBytes))
+	switch {
+	case dropped > 0 && !p.overflow:
+		p.overflow = true
+		log.Warningf("Vantage %s: %d up verdicts do not fit in %d bytes and are left out of ConfigMap %s/%s: the other servers have no opinion of this vantage on those targets",
+			p.vantage, dropped, vantage.MaxBytes, p.ns, p.name)
+	case dropped == 0 && p.overflow:
+		p.overflow = false
+		log.Infof("Vantage %s: all its verdicts fit in ConfigMap %s/%s again", p.vantage, p.ns, p.name)
 	}
 	var err error
 	if p.cm == nil {
@@ -303,8 +318,11 @@ func (p *Publisher) meta() metav1.ObjectMeta {
 
 func (p *Publisher) renew(ctx context.Context) {
 	now := metav1.NowMicro()
-	secs := int32(max(1, (4*p.heartbeat).Round(time.Second)/time.Second))
-	spec := coordinationv1.LeaseSpec{HolderIdentity: &p.vantage, LeaseDurationSeconds: &secs, AcquireTime: &p.epoch, RenewTime: &now}
+	spec := coordinationv1.LeaseSpec{HolderIdentity: &p.vantage, AcquireTime: &p.epoch, RenewTime: &now}
+	if p.stale > 0 {
+		secs := int32(max(1, p.stale.Round(time.Second)/time.Second))
+		spec.LeaseDurationSeconds = &secs
+	}
 	var err error
 	if p.lease == nil {
 		p.lease, err = p.client.CoordinationV1().Leases(p.ns).Get(ctx, p.name, metav1.GetOptions{})

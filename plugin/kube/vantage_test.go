@@ -1,6 +1,10 @@
 package kube
 
 import (
+	"bytes"
+	golog "log"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,5 +78,44 @@ func TestPublisherCoalesces(t *testing.T) {
 	l, err := client.CoordinationV1().Leases("gslb-system").Get(t.Context(), "gslb-vantage-dns-a", metav1.GetOptions{})
 	if err != nil || *l.Spec.HolderIdentity != "dns-a" || l.Spec.AcquireTime.UnixMicro() != s.Epoch.UnixMicro() {
 		t.Errorf("lease %+v (%v): holder and run must match the sheet", l.Spec, err)
+	}
+}
+
+// TestPublisherOverflowLogged: verdicts that do not fit are logged once,
+// with their own message (not as a failing write), and again after they
+// fitted in between.
+func TestPublisherOverflowLogged(t *testing.T) {
+	var buf bytes.Buffer
+	golog.SetOutput(&buf)
+	defer golog.SetOutput(os.Stderr)
+	n := 0
+	p := newPublisher(PublisherConfig{
+		Cluster: Cluster{Site: "sitea"}, Namespace: "gslb-system", Vantage: "dns-a", Heartbeat: time.Second,
+		Verdicts: func() []vantage.Verdict {
+			vs := make([]vantage.Verdict, n)
+			for i := range vs {
+				vs[i] = vantage.Verdict{ID: uint64(i + 1), Since: time.Unix(1_790_000_000, 0)}
+			}
+			return vs
+		},
+	}, fake.NewClientset())
+	p.epoch = metav1.NowMicro()
+	const tooMany = 80_000 // about 12 bytes each: beyond 900 KiB
+	for _, c := range []struct {
+		n        int
+		overflow bool
+		logs     int
+	}{{tooMany, true, 1}, {tooMany + 1, true, 1}, {10, false, 1}, {tooMany, true, 2}} {
+		n = c.n
+		p.writeSheet(t.Context())
+		if p.overflow != c.overflow || strings.Count(buf.String(), "do not fit") != c.logs {
+			t.Errorf("%d verdicts: overflow %v, logged %d times, want %v, %d:\n%s", c.n, p.overflow, strings.Count(buf.String(), "do not fit"), c.overflow, c.logs, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "cannot write") || len(p.failing) != 0 {
+		t.Errorf("an overflow is not a failing write: failing %v\n%s", p.failing, buf.String())
+	}
+	if !strings.Contains(buf.String(), "fit in ConfigMap gslb-system/gslb-vantage-dns-a again") {
+		t.Errorf("the overflow's end is not logged:\n%s", buf.String())
 	}
 }

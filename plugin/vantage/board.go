@@ -2,6 +2,7 @@ package vantage
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,6 +80,12 @@ type peer struct {
 	name string
 	// Heartbeat: the run's start (acquireTime) and last renewal.
 	epoch, renew time.Time
+	// The objects (as named in log lines: site, kind, namespace/name)
+	// the heartbeat and the sheet were last taken from. Every cluster's
+	// informers report, so a stray copy of a vantage's object elsewhere
+	// must not undo the real one: only the recorded object's deletion
+	// forgets.
+	leaseFrom, sheetFrom string
 	// The latest valid sheet, and the epoch it belongs to.
 	sheetEpoch time.Time
 	sheetRaw   string
@@ -102,8 +109,8 @@ func NewBoard(cfg Config) *Board {
 	return b
 }
 
-// Changed is signalled after reports changed some target's votes
-// (TakeChanged says which) or which peers count (Refresh says so).
+// Changed is signalled after reports or Refresh changed some target's
+// votes; TakeChanged says which.
 func (b *Board) Changed() <-chan struct{} { return b.signal }
 
 // TakeChanged returns the targets whose votes changed since the last call.
@@ -142,7 +149,7 @@ func (b *Board) peer(object, vantage string) *peer {
 		if vantage == b.cfg.Self {
 			return nil // our own objects, read back: we know better
 		}
-		b.complain(object, "unknown_vantage", "ignored: vantage \""+vantage+"\" is not among this server's peers "+quoteList(b.cfg.Peers)+"; add it to the vantage block's peers if it should vote")
+		b.complain(object, "unknown_vantage", "ignored: vantage \""+vantage+"\" is not among this server's peers ["+strings.Join(b.cfg.Peers, " ")+"]; add it to the vantage block's peers if it should vote")
 	}
 	return p
 }
@@ -171,7 +178,7 @@ func (b *Board) Heartbeat(object, vantage, holder string, epoch, renew time.Time
 	if epoch.Equal(p.epoch) && renew.Before(p.renew) {
 		return // an older copy of the same run (a new run is taken whatever its clock says)
 	}
-	b.change(p, func() { p.epoch, p.renew = epoch, renew })
+	b.change(p, func() { p.epoch, p.renew, p.leaseFrom = epoch, renew, object })
 }
 
 // change applies f to p and records the targets whose votes it changed:
@@ -199,8 +206,12 @@ func (b *Board) Sheet(object, vantage, data string) {
 	if p == nil || data == p.sheetRaw {
 		return
 	}
-	if data == "" { // created empty by the manifest, not written yet
-		b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch = nil, "", time.Time{} })
+	if data == "" {
+		// Created empty by the manifest, not written yet, as the
+		// empty Lease: no news. It may be a copy in another cluster
+		// than the one the vantage writes to; the current sheet is
+		// not re-delivered until it changes, so dropping it here would
+		// leave the peer out indefinitely.
 		return
 	}
 	s, err := Decode(data)
@@ -223,14 +234,17 @@ func (b *Board) Sheet(object, vantage, data string) {
 			up++
 		}
 	}
-	b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch, p.up, p.downN = down, data, s.Epoch, up, dn })
+	b.change(p, func() {
+		p.down, p.sheetRaw, p.sheetEpoch, p.up, p.downN, p.sheetFrom = down, data, s.Epoch, up, dn, object
+	})
 	verdictsGauge.WithLabelValues(p.name, "up").Set(float64(up))
 	verdictsGauge.WithLabelValues(p.name, "down").Set(float64(dn))
 }
 
-// Forget drops a vantage's heartbeat (lease true) or sheet when its object
-// is deleted.
-func (b *Board) Forget(vantage string, lease bool) {
+// Forget drops a vantage's heartbeat (lease true) or sheet when object, the
+// one it was taken from, is deleted; the deletion of any other object of
+// the same vantage (a copy in another cluster) changes nothing.
+func (b *Board) Forget(object, vantage string, lease bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	p := b.peers[vantage]
@@ -238,10 +252,17 @@ func (b *Board) Forget(vantage string, lease bool) {
 		return
 	}
 	if lease {
-		b.change(p, func() { p.epoch, p.renew = time.Time{}, time.Time{} })
+		if object == p.leaseFrom {
+			b.change(p, func() { p.epoch, p.renew, p.leaseFrom = time.Time{}, time.Time{}, "" })
+		}
 		return
 	}
-	b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch = nil, "", time.Time{} })
+	if object != p.sheetFrom {
+		return
+	}
+	b.change(p, func() { p.down, p.sheetRaw, p.sheetEpoch, p.up, p.downN, p.sheetFrom = nil, "", time.Time{}, 0, 0, "" })
+	verdictsGauge.WithLabelValues(p.name, "up").Set(0)
+	verdictsGauge.WithLabelValues(p.name, "down").Set(0)
 }
 
 // counts tells whether p's verdicts are in the quorum now: fresh, and of
@@ -269,20 +290,22 @@ func (b *Board) markDiff(old, cur map[uint64]bool) {
 	b.notify()
 }
 
-// Refresh judges every peer's heartbeat at the local clock and reports
-// whether the set of peers that count changed (then every target must be
-// decided again). Transitions are logged once each.
-func (b *Board) Refresh() bool {
+// Refresh judges every peer's heartbeat at the local clock. A peer that
+// starts or stops counting changes the votes on its targets only, which
+// are recorded for TakeChanged and signalled like any other change.
+// Transitions are logged once each.
+func (b *Board) Refresh() {
 	now := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	changed := false
 	usable := 0
 	for _, name := range b.sortedPeers() {
 		p := b.peers[name]
 		was := b.counts(p)
 		age := now.Sub(p.renew)
-		p.fresh = !p.renew.IsZero() && age <= b.cfg.StaleAfter
+		if fresh := !p.renew.IsZero() && age <= b.cfg.StaleAfter; fresh != p.fresh {
+			b.change(p, func() { p.fresh = fresh })
+		}
 		is := b.counts(p)
 		if !p.renew.IsZero() {
 			heartbeatAge.WithLabelValues(name).Set(age.Seconds())
@@ -296,7 +319,6 @@ func (b *Board) Refresh() bool {
 		if was == is {
 			continue
 		}
-		changed = true
 		switch {
 		case is:
 			log.Infof("Vantage %s: heartbeat fresh and verdicts current: its %d down and %d up verdicts count in the quorum", name, p.downN, p.up)
@@ -329,10 +351,6 @@ func (b *Board) Refresh() bool {
 	}
 	b.fallback = fallback
 	b.started = b.started || !quiet
-	if changed {
-		b.notify()
-	}
-	return changed
 }
 
 func (b *Board) sortedPeers() []string {
@@ -383,26 +401,5 @@ func (b *Board) Views(id uint64) map[string]bool {
 	return out
 }
 
-// Fresh returns the peers whose verdicts count now.
-func (b *Board) Fresh() []string {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	var out []string
-	for _, name := range b.sortedPeers() {
-		if b.counts(b.peers[name]) {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-func quoteList(names []string) string {
-	s := "["
-	for i, n := range names {
-		if i > 0 {
-			s += " "
-		}
-		s += n
-	}
-	return s + "]"
-}
+// Quorum is the health_quorum the board decides by.
+func (b *Board) Quorum() Quorum { return b.cfg.Quorum }

@@ -34,7 +34,7 @@ var (
 	ignoredTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: plugin.Namespace, Subsystem: "gslb",
 		Name: "vantage_ignored_objects_total",
-		Help: "Verdict or heartbeat objects ignored, by reason (malformed, unknown_vantage, earlier_run, mismatch).",
+		Help: "Verdict or heartbeat objects ignored, by reason (malformed, unknown_vantage, mismatch, duplicate_vantage).",
 	}, []string{"reason"})
 	// QuorumTargets is set by the health wiring, which knows the targets.
 	QuorumTargets = promauto.NewGaugeVec(prometheus.GaugeOpts{

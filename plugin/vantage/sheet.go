@@ -14,7 +14,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,8 +23,9 @@ import (
 
 // Verdict is one vantage's view of one probe target.
 type Verdict struct {
-	// ID names the target (see TargetID); every vantage computes the same
-	// ID for the same target because they read the same sources.
+	// ID names the target: a hash of what identifies it to every server
+	// (the gslb package's targetID); every vantage computes the same ID
+	// for the same target because they read the same sources.
 	ID    uint64
 	Down  bool
 	Since time.Time // when the current state was set; second precision
@@ -55,13 +55,6 @@ const (
 	MaxReason = 40
 	header    = "gslb-verdicts/v1"
 )
-
-// TargetID hashes a target's canonical description (FNV-64a).
-func TargetID(canonical string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(canonical))
-	return h.Sum64()
-}
 
 // Encode writes the sheet in its compact text form, at most MaxBytes, and
 // says how many verdicts did not fit. The order is canonical (down first,

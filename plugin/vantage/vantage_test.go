@@ -1,10 +1,13 @@
 package vantage
 
 import (
-	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
@@ -65,7 +68,7 @@ func TestEncodeSize(t *testing.T) {
 	epoch := time.Now()
 	var vs []Verdict
 	for i := range 10_000 {
-		vs = append(vs, Verdict{ID: TargetID(fmt.Sprint("target", i)), Down: i%100 == 0, Since: epoch.Add(time.Hour), Reason: "timeout after 1s"})
+		vs = append(vs, Verdict{ID: uint64(i) * 0x9e3779b97f4a7c15, Down: i%100 == 0, Since: epoch.Add(time.Hour), Reason: "timeout after 1s"})
 	}
 	data, dropped := Encode(Sheet{Vantage: "v", Epoch: epoch, Verdicts: vs})
 	if dropped != 0 || len(data) > 400<<10 {
@@ -73,7 +76,7 @@ func TestEncodeSize(t *testing.T) {
 	}
 	t.Logf("10 000 verdicts: %d bytes (%.1f per verdict)", len(data), float64(len(data))/10_000)
 	for i := range 60_000 {
-		vs = append(vs, Verdict{ID: TargetID(fmt.Sprint("more", i)), Since: epoch})
+		vs = append(vs, Verdict{ID: uint64(i)*0x9e3779b97f4a7c15 + 1, Since: epoch})
 	}
 	vs = append(vs, Verdict{ID: 3, Down: true, Since: epoch})
 	data, dropped = Encode(Sheet{Vantage: "v", Epoch: epoch, Verdicts: vs})
@@ -143,6 +146,25 @@ func sheet(vantage string, epoch time.Time, downs map[uint64]bool) string {
 	return data
 }
 
+// sameIDs tells whether ids holds exactly want, in any order.
+func sameIDs(ids []uint64, want ...uint64) bool {
+	slices.Sort(ids)
+	return slices.Equal(ids, want)
+}
+
+// freshPeers returns the peers whose verdicts count, as the fresh gauge
+// says since the last Refresh.
+func freshPeers(b *Board) []string {
+	var out []string
+	for _, name := range b.sortedPeers() {
+		var m dto.Metric
+		if err := freshGauge.WithLabelValues(name).Write(&m); err == nil && m.GetGauge().GetValue() == 1 {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 func TestBoardQuorumAndStaleness(t *testing.T) {
 	b, clk := newTestBoard("majority", "a", "b", "c")
 	epochB, epochC := clk.now.Add(-time.Minute), clk.now.Add(-2*time.Minute)
@@ -154,10 +176,11 @@ func TestBoardQuorumAndStaleness(t *testing.T) {
 	b.Sheet("cm b", "b", sheet("b", epochB, map[uint64]bool{1: false, 2: true}))
 	b.Heartbeat("lease c", "c", "c", epochC, clk.now)
 	b.Sheet("cm c", "c", sheet("c", epochC, map[uint64]bool{1: false, 2: true}))
-	if !b.Refresh() {
-		t.Fatal("peers became usable: Refresh must say so")
+	b.Refresh()
+	if ids := b.TakeChanged(); !sameIDs(ids, 1, 2) {
+		t.Fatalf("peers became usable: Refresh must say so for their targets: changed %v, want [1 2]", ids)
 	}
-	if got := b.Fresh(); len(got) != 2 {
+	if got := freshPeers(b); len(got) != 2 {
 		t.Fatalf("fresh %v", got)
 	}
 	// A partition seen by a alone: outvoted.
@@ -176,10 +199,21 @@ func TestBoardQuorumAndStaleness(t *testing.T) {
 	clk.now = clk.now.Add(5 * time.Second)
 	b.Heartbeat("lease b", "b", "b", epochB, clk.now)
 	clk.now = clk.now.Add(5 * time.Second)
-	if !b.Refresh() {
-		t.Fatal("c went stale: Refresh must say so")
+	b.TakeChanged()
+	select { // drain: the signal is to come from Refresh
+	case <-b.Changed():
+	default:
 	}
-	if got := b.Fresh(); len(got) != 1 || got[0] != "b" {
+	b.Refresh()
+	if ids := b.TakeChanged(); !sameIDs(ids, 1, 2) {
+		t.Fatalf("c went stale: Refresh must say so for its targets: changed %v, want [1 2]", ids)
+	}
+	select {
+	case <-b.Changed():
+	default:
+		t.Fatal("c went stale: Refresh must signal Changed")
+	}
+	if got := freshPeers(b); len(got) != 1 || got[0] != "b" {
 		t.Fatalf("fresh %v, want [b]", got)
 	}
 	if b.Down(1, true) {
@@ -192,7 +226,7 @@ func TestBoardQuorumAndStaleness(t *testing.T) {
 	newEpoch := clk.now
 	b.Heartbeat("lease b", "b", "b", newEpoch, clk.now)
 	b.Refresh()
-	if len(b.Fresh()) != 0 || !b.Down(1, true) {
+	if len(freshPeers(b)) != 0 || !b.Down(1, true) {
 		t.Error("a sheet of an earlier run must not count")
 	}
 	b.TakeChanged()
@@ -233,7 +267,7 @@ func TestBoardIgnoresBadObjects(t *testing.T) {
 		t.Error("a good object must clear its complaint, so that a later bad one is logged again")
 	}
 	// Its lease deleted: left out at the next Refresh.
-	b.Forget("b", true)
+	b.Forget("lease b", "b", true)
 	b.Refresh()
 	if b.Down(1, false) {
 		t.Error("b without a heartbeat must not vote")
@@ -282,5 +316,54 @@ func TestBoardDuplicateVantage(t *testing.T) {
 	}
 	if views := b.Views(1); len(views) != 0 {
 		t.Errorf("own-named objects vote: %v", views)
+	}
+}
+
+// TestBoardStrayObjects: every cluster's informers report every vantage's
+// objects. An empty copy of b's ConfigMap in another cluster (as
+// deploy/rbac-vantage.yaml creates them), or the deletion of a copy there,
+// must not drop b's current sheet or heartbeat: the real ones are not
+// delivered again until they change, so b would stay out of the quorum.
+func TestBoardStrayObjects(t *testing.T) {
+	b, clk := newTestBoard("majority", "a", "b", "c")
+	epoch := clk.now.Add(-time.Minute)
+	for _, v := range []string{"b", "c"} {
+		b.Heartbeat("Site "+v+": Lease ns/gslb-vantage-"+v, v, v, epoch, clk.now)
+		b.Sheet("Site "+v+": ConfigMap ns/gslb-vantage-"+v, v, sheet(v, epoch, map[uint64]bool{2: true}))
+	}
+	b.Refresh()
+	b.TakeChanged()
+	want := map[string]bool{"b": true, "c": true}
+	check := func(when string) {
+		t.Helper()
+		if !b.Down(2, false) {
+			t.Errorf("%s: b and c see target 2 down, a up: must be down", when)
+		}
+		if views := b.Views(2); !reflect.DeepEqual(views, want) {
+			t.Errorf("%s: views %v, want %v", when, views, want)
+		}
+	}
+	check("start")
+	b.Sheet("Site c: ConfigMap ns/gslb-vantage-b", "b", "")
+	b.Refresh()
+	check("an empty copy of b's sheet in site c")
+	b.Forget("Site c: ConfigMap ns/gslb-vantage-b", "b", false)
+	b.Forget("Site c: Lease ns/gslb-vantage-b", "b", true)
+	b.Refresh()
+	check("copies of b's objects deleted in site c")
+	if ids := b.TakeChanged(); len(ids) != 0 {
+		t.Errorf("stray objects changed targets %v", ids)
+	}
+	// The real sheet deleted: b leaves.
+	b.Forget("Site b: ConfigMap ns/gslb-vantage-b", "b", false)
+	want = map[string]bool{"c": true}
+	if b.Down(2, false) {
+		t.Error("b's sheet deleted: a up and c down is a tie: must stay up")
+	}
+	if views := b.Views(2); !reflect.DeepEqual(views, want) {
+		t.Errorf("b's sheet deleted: views %v, want %v", views, want)
+	}
+	if ids := b.TakeChanged(); len(ids) != 1 || ids[0] != 2 {
+		t.Errorf("b's sheet deleted: changed %v, want [2]", ids)
 	}
 }

@@ -22,6 +22,7 @@ func TestVantageMatchesDeployRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := render(t, `
+replicaCount: 1
 rbac: {vantage: true}
 gslb:
   sites: [{name: sitea, context: ctx-a}, {name: siteb, context: ctx-b}]
@@ -53,6 +54,34 @@ gslb:
 	if chart.Find(render(t, ""), "Role", "gslb-vantage-reader") != nil {
 		t.Error("vantage RBAC rendered by default")
 	}
+}
+
+// Replicas of one release would all publish as the same vantage (the
+// plugin's duplicate_vantage): the chart refuses more than one, saying why
+// and what to do instead.
+func TestVantageRefusesReplicas(t *testing.T) {
+	for _, values := range []string{
+		"gslb: {vantage: {enabled: true, name: sitea, context: sitea}}", // replicaCount defaults to 2
+		"replicaCount: 3\ngslb: {vantage: {enabled: true, name: siteb, context: siteb}}",
+	} {
+		v, err := chart.Values(values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = chart.Render(chart.Dir(root(t)), v)
+		if err == nil {
+			t.Errorf("%s: accepted", values)
+			continue
+		}
+		for _, want := range []string{"gslb.vantage needs replicaCount 1", "duplicate_vantage", "one release per site with replicaCount 1"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error lacks %q:\n%v", values, want, err)
+			}
+		}
+	}
+	// One replica, or several without a vantage, render.
+	render(t, "replicaCount: 1\ngslb: {vantage: {enabled: true, name: sitea, context: sitea}}")
+	render(t, "replicaCount: 3")
 }
 
 func unstructuredString(obj map[string]any, fields ...string) (string, bool, error) {
