@@ -2,12 +2,14 @@ package kube
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gslb/gslb/plugin/model"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/yaml"
 )
 
@@ -413,5 +415,76 @@ status:
 	out, _ = w.trimCRD(ResourceHTTPRoutes)(h)
 	if got := routeBackends(out.(*unstructured.Unstructured)); !slices.Equal(got, []string{"front"}) {
 		t.Errorf("trimmed HTTPRoute with readiness: backends %v", got)
+	}
+}
+
+// TestSelectGatewaysPublishesThroughSelectedParents: with the selection on
+// Gateways (gateway_selection gateway), routes are watched in every
+// namespace; one whose parent Gateways are none of the selected ones is not
+// gslb's: it claims no name (which would take it under first-claim
+// ownership), counts as neither unattached nor unselected, and publishes
+// once its Gateway becomes selected.
+func TestSelectGatewaysPublishesThroughSelectedParents(t *testing.T) {
+	w := testWatcher(&fakePolicy{})
+	w.opts.Ingresses, w.opts.SelectGateways, w.opts.GatewayRoutes = false, true, []string{ResourceHTTPRoutes}
+	w.unattached = map[string]bool{}
+	gws := cache.NewSharedIndexInformer(&cache.ListWatch{}, &unstructured.Unstructured{}, 0, cache.Indexers{})
+	w.gateways = append(w.gateways, gws)
+	gateway := func(name string, labels map[string]string) *unstructured.Unstructured {
+		g := obj(t, gatewayDoc(name, "  - {value: 10.0.0.1}", "  - {name: web, port: 80, protocol: HTTP}"))
+		g.SetLabels(labels)
+		return g
+	}
+	for _, g := range []*unstructured.Unstructured{gateway("selected", map[string]string{"gslb": "yes"}), gateway("other", nil)} {
+		if err := gws.GetIndexer().Add(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	route := func(name, parent, host string) *unstructured.Unstructured {
+		return obj(t, fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: %[1]s, namespace: team}
+spec:
+  parentRefs: [{name: %[2]s, namespace: infra}]
+  hostnames: [%[3]s, outside.example.net]
+status:
+  parents: [{parentRef: {name: %[2]s, namespace: infra}, controllerName: x.io/y, conditions: [{type: Accepted, status: "True"}]}]
+`, name, parent, host))
+	}
+	mine, theirs := route("mine", "selected", "mine.example.org"), route("theirs", "other", "theirs.example.org")
+	// A route of the selected Gateway waiting for acceptance elsewhere is
+	// still claimed and counted: only the parent decides.
+	waiting := route("waiting", "selected", "waiting.example.org")
+	_ = unstructured.SetNestedSlice(waiting.Object, nil, "status", "parents")
+	for _, r := range []*unstructured.Unstructured{mine, theirs, waiting} {
+		w.update(ResourceHTTPRoutes, r)
+	}
+
+	if got := pubs(w.store.Records()); !slices.Equal(got, []pub{v("mine.example.org.", "sitea", "10.0.0.1")}) {
+		t.Errorf("published %v, want mine.example.org. only", got)
+	}
+	if p := w.store.PublishersOf("theirs.example.org."); p != nil {
+		t.Errorf("a route of an unselected Gateway claims its name: %+v", p)
+	}
+	if p := w.store.PublishersOf("waiting.example.org."); len(p) != 1 || p[0].Claim == nil {
+		t.Errorf("a route of the selected Gateway, not accepted yet, does not claim its name: %+v", p)
+	}
+	if !maps.Equal(w.unattached, map[string]bool{"kube/sitea/httproutes/team/waiting": true}) {
+		t.Errorf("unattached %v, want the waiting route only", w.unattached)
+	}
+	if len(w.unselected) != 0 {
+		t.Errorf("unselected %v: the routes themselves are not what the policy selects", w.unselected)
+	}
+	if !maps.Equal(w.ignored, map[string]int{"kube/sitea/httproutes/team/mine": 1, "kube/sitea/httproutes/team/waiting": 1}) {
+		t.Errorf("ignored %v: only the selected Gateway's routes count their names outside the zones", w.ignored)
+	}
+
+	// The Gateway becomes selected: re-evaluated, its route publishes.
+	if err := gws.GetIndexer().Update(gateway("other", map[string]string{"gslb": "yes"})); err != nil {
+		t.Fatal(err)
+	}
+	w.update(ResourceHTTPRoutes, theirs)
+	if p := w.store.PublishersOf("theirs.example.org."); len(p) != 1 || len(p[0].Records) != 1 {
+		t.Errorf("the route of a newly selected Gateway: %+v", p)
 	}
 }
