@@ -86,12 +86,32 @@ type (
 		} `json:"status"`
 	}
 	listener struct {
-		Name     string  `json:"name"`
-		Hostname *string `json:"hostname,omitempty"`
-		Port     int32   `json:"port"`
-		Protocol string  `json:"protocol"`
+		Name          string         `json:"name"`
+		Hostname      *string        `json:"hostname,omitempty"`
+		Port          int32          `json:"port"`
+		Protocol      string         `json:"protocol"`
+		AllowedRoutes *allowedRoutes `json:"allowedRoutes,omitempty"`
+	}
+	allowedRoutes struct {
+		Namespaces *struct {
+			From *string `json:"from,omitempty"`
+		} `json:"namespaces,omitempty"`
+		Kinds []routeGroupKind `json:"kinds,omitempty"`
+	}
+	routeGroupKind struct {
+		Group *string `json:"group,omitempty"`
+		Kind  string  `json:"kind"`
 	}
 )
+
+// routeKinds are the route kinds by resource name.
+var routeKinds = map[string]string{
+	ResourceHTTPRoutes: "HTTPRoute",
+	ResourceGRPCRoutes: "GRPCRoute",
+	ResourceTLSRoutes:  "TLSRoute",
+	ResourceTCPRoutes:  "TCPRoute",
+	ResourceUDPRoutes:  "UDPRoute",
+}
 
 func str(p *string) string {
 	if p == nil {
@@ -189,6 +209,46 @@ func listenerAllows(resource, protocol string) bool {
 		return protocol == "UDP"
 	}
 	return false
+}
+
+// admits tells whether a route of resource kind in namespace routeNS may
+// attach to the listener l of a Gateway in namespace gatewayNS, by the
+// listener's allowedRoutes (the route's Accepted is per parentRef, not per
+// listener: a parentRef without sectionName is accepted when any listener
+// admits the route, and the route must not publish through the others).
+//
+//   - kinds: when listed, the route's kind (group gateway.networking.k8s.io,
+//     the default) must be one of them; the protocol must allow it either
+//     way (listenerAllows), as a kind the protocol does not carry makes the
+//     listener invalid.
+//   - namespaces.from: Same (the default, also when allowedRoutes or
+//     namespaces is absent) the Gateway's own namespace, All any, None
+//     none. Selector is left to the controller's Accepted: telling it
+//     needs the route namespace's labels, which gslb does not watch.
+func (l listener) admits(resource, routeNS, gatewayNS string) bool {
+	if !listenerAllows(resource, l.Protocol) {
+		return false
+	}
+	ar := l.AllowedRoutes
+	if ar == nil {
+		return routeNS == gatewayNS
+	}
+	if len(ar.Kinds) > 0 && !slices.ContainsFunc(ar.Kinds, func(k routeGroupKind) bool {
+		return (k.Group == nil || *k.Group == GatewayGroup) && k.Kind == routeKinds[resource]
+	}) {
+		return false
+	}
+	from := "Same"
+	if ar.Namespaces != nil && ar.Namespaces.From != nil {
+		from = *ar.Namespaces.From
+	}
+	switch from {
+	case "All", "Selector":
+		return true
+	case "Same":
+		return routeNS == gatewayNS
+	}
+	return false // None, or a value this version of the API does not know
 }
 
 // hostnameless: TCP and UDP routes have no hostnames, and v1 forbids a
@@ -351,7 +411,7 @@ func FromGatewayRoute(resource string, u *unstructured.Unstructured, lookup Gate
 			continue // no address yet: not a member until it has one
 		}
 		for _, l := range gw.Spec.Listeners {
-			if (k.section != "" && l.Name != k.section) || (k.port != 0 && l.Port != k.port) || !listenerAllows(resource, l.Protocol) {
+			if (k.section != "" && l.Name != k.section) || (k.port != 0 && l.Port != k.port) || !l.admits(resource, ns, gu.GetNamespace()) {
 				continue
 			}
 			lh := normalHost(str(l.Hostname))

@@ -96,15 +96,19 @@ func recs(rs []model.Record) []string {
 	return out
 }
 
-const twoListeners = `  - {name: web, port: 80, protocol: HTTP, hostname: "*.example.com"}
-  - {name: shop, port: 443, protocol: HTTPS, hostname: shop.example.com}
-  - {name: raw, port: 5432, protocol: TCP}`
+// fromAll lets a listener take routes of every namespace (the Gateways
+// here are in infra, the routes in their teams' namespaces).
+const fromAll = "allowedRoutes: {namespaces: {from: All}}"
+
+const twoListeners = `  - {name: web, port: 80, protocol: HTTP, hostname: "*.example.com", ` + fromAll + `}
+  - {name: shop, port: 443, protocol: HTTPS, hostname: shop.example.com, ` + fromAll + `}
+  - {name: raw, port: 5432, protocol: TCP, ` + fromAll + `}`
 
 func TestFromGatewayRoute(t *testing.T) {
 	gwA := obj(t, gatewayDoc("gw-a", "  - {type: IPAddress, value: 10.0.0.1}\n  - {value: 2001:db8::1}", twoListeners))
 	gwB := obj(t, gatewayDoc("gw-b", "  - {type: Hostname, value: lb.cloud.example.net}\n  - {type: example.com/named, value: pool-7}", twoListeners))
 	noAddr := obj(t, gatewayDoc("gw-new", "", twoListeners))
-	anyHost := obj(t, gatewayDoc("gw-any", "  - {value: 10.0.0.9}", "  - {name: any, port: 8080, protocol: HTTP}"))
+	anyHost := obj(t, gatewayDoc("gw-any", "  - {value: 10.0.0.9}", "  - {name: any, port: 8080, protocol: HTTP, "+fromAll+"}"))
 	lookup := lookupOf(gwA, gwB, noAddr, anyHost)
 
 	route := func(parents, hostnames, status string) *unstructured.Unstructured {
@@ -431,7 +435,7 @@ func TestSelectGatewaysPublishesThroughSelectedParents(t *testing.T) {
 	gws := cache.NewSharedIndexInformer(&cache.ListWatch{}, &unstructured.Unstructured{}, 0, cache.Indexers{})
 	w.gateways = append(w.gateways, gws)
 	gateway := func(name string, labels map[string]string) *unstructured.Unstructured {
-		g := obj(t, gatewayDoc(name, "  - {value: 10.0.0.1}", "  - {name: web, port: 80, protocol: HTTP}"))
+		g := obj(t, gatewayDoc(name, "  - {value: 10.0.0.1}", "  - {name: web, port: 80, protocol: HTTP, "+fromAll+"}"))
 		g.SetLabels(labels)
 		return g
 	}
@@ -486,5 +490,114 @@ status:
 	w.update(ResourceHTTPRoutes, theirs)
 	if p := w.store.PublishersOf("theirs.example.org."); len(p) != 1 || len(p[0].Records) != 1 {
 		t.Errorf("the route of a newly selected Gateway: %+v", p)
+	}
+}
+
+// TestListenerAllowedRoutes: a route publishes only through the listeners
+// whose allowedRoutes admit it (its Accepted is per parentRef: without a
+// sectionName the route is accepted when any listener admits it).
+func TestListenerAllowedRoutes(t *testing.T) {
+	gw := obj(t, gatewayDoc("gw", "  - {value: 10.0.0.5}", `  - {name: team-a, port: 80, protocol: HTTP, hostname: "*.a.example.com"}
+  - {name: shared, port: 8080, protocol: HTTP, hostname: "*.example.com", allowedRoutes: {namespaces: {from: All}}}
+  - {name: grpc, port: 9000, protocol: HTTPS, hostname: "*.example.com", allowedRoutes: {kinds: [{kind: GRPCRoute}], namespaces: {from: All}}}
+  - {name: closed, port: 7000, protocol: HTTP, allowedRoutes: {namespaces: {from: None}}}
+  - {name: same, port: 7001, protocol: HTTP, hostname: "*.same.example.com", allowedRoutes: {namespaces: {from: Same}}}
+  - {name: teams, port: 6000, protocol: HTTP, hostname: "*.sel.example.com", allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {gateway: shared}}}}}`))
+	gw.SetNamespace("team-a")
+	lookup := lookupOf(gw)
+	route := func(kind, ns, section, hostnames string) *unstructured.Unstructured {
+		ref := "{name: gw, namespace: team-a" + section + "}"
+		return obj(t, fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: %s
+metadata: {name: r, namespace: %s}
+spec:
+  parentRefs: [%s]
+  hostnames: %s
+status:
+  parents: [{parentRef: %s, controllerName: x.io/y, conditions: [{type: Accepted, status: "True"}]}]
+`, kind, ns, ref, hostnames, ref))
+	}
+	for _, c := range []struct {
+		name     string
+		resource string
+		route    *unstructured.Unstructured
+		want     []string
+		attached bool
+	}{
+		{
+			name:     "the Gateway's own namespace: the default (Same) listener and the open one",
+			resource: ResourceHTTPRoutes,
+			route:    route("HTTPRoute", "team-a", "", "[x.a.example.com, y.same.example.com]"),
+			want: []string{"x.a.example.com. 10.0.0.5 http 80 /", "x.a.example.com. 10.0.0.5 http 8080 /",
+				"y.same.example.com. 10.0.0.5 http 7001 /", "y.same.example.com. 10.0.0.5 http 8080 /"},
+			attached: true,
+		},
+		{
+			name:     "another namespace: neither Same listener, nor None, nor the GRPCRoute-only one",
+			resource: ResourceHTTPRoutes,
+			route:    route("HTTPRoute", "team-b", "", "[x.a.example.com, y.same.example.com]"),
+			want:     []string{"x.a.example.com. 10.0.0.5 http 8080 /", "y.same.example.com. 10.0.0.5 http 8080 /"},
+			attached: true,
+		},
+		{
+			name:     "a GRPCRoute: the listener that lists its kind too",
+			resource: ResourceGRPCRoutes,
+			route:    route("GRPCRoute", "team-b", "", "[svc.example.com]"),
+			want:     []string{"svc.example.com. 10.0.0.5 tcp 8080 ", "svc.example.com. 10.0.0.5 tcp 9000 "},
+			attached: true,
+		},
+		{
+			name:     "a namespace selector is left to Accepted",
+			resource: ResourceHTTPRoutes,
+			route:    route("HTTPRoute", "team-b", "", "[x.sel.example.com]"),
+			want:     []string{"x.sel.example.com. 10.0.0.5 http 6000 /", "x.sel.example.com. 10.0.0.5 http 8080 /"},
+			attached: true,
+		},
+		{
+			name:     "sectionName of a listener that does not admit the namespace: nothing, accepted or not",
+			resource: ResourceHTTPRoutes,
+			route:    route("HTTPRoute", "team-b", ", sectionName: team-a", "[x.a.example.com]"),
+		},
+		{
+			name:     "sectionName of a listener for GRPCRoutes only: nothing for an HTTPRoute",
+			resource: ResourceHTTPRoutes,
+			route:    route("HTTPRoute", "team-a", ", sectionName: grpc", "[svc.example.com]"),
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ex, attached := FromGatewayRoute(c.resource, c.route, lookup, nil, "sitea", inExample, nil)
+			if got := recs(ex.Records); !slices.Equal(got, c.want) {
+				t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+			if attached != c.attached {
+				t.Errorf("attached = %v, want %v", attached, c.attached)
+			}
+		})
+	}
+
+	str := func(s string) *string { return &s }
+	for _, c := range []struct {
+		ar       *allowedRoutes
+		resource string
+		routeNS  string
+		want     bool
+	}{
+		{nil, ResourceHTTPRoutes, "infra", true},
+		{nil, ResourceHTTPRoutes, "team", false},
+		{&allowedRoutes{}, ResourceHTTPRoutes, "team", false}, // from defaults to Same
+		{&allowedRoutes{Kinds: []routeGroupKind{{Kind: "HTTPRoute"}}}, ResourceHTTPRoutes, "infra", true},
+		{&allowedRoutes{Kinds: []routeGroupKind{{Group: str(GatewayGroup), Kind: "GRPCRoute"}}}, ResourceHTTPRoutes, "infra", false},
+		{&allowedRoutes{Kinds: []routeGroupKind{{Group: str("example.com"), Kind: "HTTPRoute"}}}, ResourceHTTPRoutes, "infra", false},
+	} {
+		l := listener{Name: "l", Port: 80, Protocol: "HTTP", AllowedRoutes: c.ar}
+		if got := l.admits(c.resource, c.routeNS, "infra"); got != c.want {
+			t.Errorf("allowedRoutes %+v: %s of %s admitted = %v, want %v", c.ar, c.resource, c.routeNS, got, c.want)
+		}
+	}
+	// The protocol still decides: a TCP listener listing HTTPRoute is
+	// invalid, not a way in.
+	l := listener{Name: "l", Port: 80, Protocol: "TCP", AllowedRoutes: &allowedRoutes{Kinds: []routeGroupKind{{Kind: "HTTPRoute"}}}}
+	if l.admits(ResourceHTTPRoutes, "infra", "infra") {
+		t.Error("a TCP listener admits an HTTPRoute")
 	}
 }
