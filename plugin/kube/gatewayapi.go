@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gslb/gslb/plugin/model"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,7 +41,7 @@ func GatewayResource(resource string) schema.GroupVersionResource {
 // The parts of Gateway API objects gslb reads, decoded from the
 // informers' unstructured objects (the CRDs have no protobuf, and the
 // gateway-api module's typed clients are not needed for a handful of
-// fields: see trimGatewayObject for what the cache keeps).
+// fields: see trimCRD for what the cache keeps).
 type (
 	gwRoute struct {
 		Spec struct {
@@ -51,8 +53,8 @@ type (
 		} `json:"spec"`
 		Status struct {
 			Parents []struct {
-				ParentRef  parentRef   `json:"parentRef"`
-				Conditions []condition `json:"conditions,omitempty"`
+				ParentRef  parentRef          `json:"parentRef"`
+				Conditions []metav1.Condition `json:"conditions,omitempty"`
 			} `json:"parents,omitempty"`
 		} `json:"status"`
 	}
@@ -69,10 +71,6 @@ type (
 		Kind      *string `json:"kind,omitempty"`
 		Namespace *string `json:"namespace,omitempty"`
 		Name      string  `json:"name"`
-	}
-	condition struct {
-		Type   string `json:"type"`
-		Status string `json:"status"`
 	}
 	gateway struct {
 		Spec struct {
@@ -320,13 +318,8 @@ func appendUnique[T comparable](s []T, v T) []T {
 // controller wrote it does not matter.
 func (r *gwRoute) accepted(routeNS string, want parentKey) bool {
 	for _, p := range r.Status.Parents {
-		if p.ParentRef.key(routeNS) != want {
-			continue
-		}
-		for _, c := range p.Conditions {
-			if c.Type == "Accepted" && c.Status == "True" {
-				return true
-			}
+		if p.ParentRef.key(routeNS) == want && meta.IsStatusConditionTrue(p.Conditions, "Accepted") {
+			return true
 		}
 	}
 	return false
