@@ -410,7 +410,7 @@ func FromGatewayRoute(resource string, u *unstructured.Unstructured, lookup Gate
 			lh := normalHost(str(l.Hostname))
 			var names []string
 			if hostnameless(resource) {
-				names = annotatedHostnames(u.GetAnnotations())
+				names = slices.Clone(t.claimed) // the annotated names
 				if lh != "" && !slices.Contains(names, lh) {
 					names = append(names, lh)
 				}
