@@ -269,6 +269,9 @@ status:
 	// The Corefile's forced probe replaces the listener's.
 	def := model.Check{Proto: model.CheckTCP, Port: 8443}
 	ex, _ = FromGatewayRoute(ResourceHTTPRoutes, r, lookup, onlyB, "sitea", inExample, &def)
+	if got := recs(ex.Records); !slices.Equal(got, []string{"app.example.com. CNAME lb.cloud.example.net. none 0 "}) {
+		t.Errorf("forced probe on a CNAME member, which is never probed: %v", got)
+	}
 	ex2, _ := FromGatewayRoute(ResourceHTTPRoutes, route("  - {name: gw-a, namespace: infra}", "[app.example.com]", accepted("gw-a", "")), lookup, nil, "sitea", inExample, &def)
 	if got := recs(ex2.Records); !slices.Equal(got, []string{"app.example.com. 10.0.0.1 tcp 8443 ", "app.example.com. 2001:db8::1 tcp 8443 "}) {
 		t.Errorf("forced probe: %v", got)
