@@ -23,15 +23,14 @@ var crdRecheck = 30 * time.Second
 // as parents: a Gateway's change re-evaluates exactly its routes.
 const gatewayIndex = "gateway"
 
-// crdKind is one kind defined by a CRD that a cluster may or may not serve.
+// crdKind is one kind defined by a CRD that a cluster may or may not
+// serve. Its resource name (gvr.Resource) is the watcher's name of it
+// (keys, logs); Gateways have no records of their own.
 type crdKind struct {
 	gvr schema.GroupVersionResource
-	// kind is the watcher's name of it (keys, logs): the resource name.
-	kind string
 	// selected: the Corefile selector and namespaces apply to it; the
 	// other side of a Gateway/route pair is watched whole.
 	selected bool
-	gateway  bool // Gateways: no records of their own
 	started  bool
 }
 
@@ -41,13 +40,13 @@ func (k crdKind) String() string { return k.gvr.Resource + "." + k.gvr.Group + "
 func (o *Options) crdKinds() []*crdKind {
 	var out []*crdKind
 	if len(o.GatewayRoutes) > 0 {
-		out = append(out, &crdKind{gvr: GatewayResource(ResourceGateways), kind: ResourceGateways, selected: o.SelectGateways, gateway: true})
+		out = append(out, &crdKind{gvr: GatewayResource(ResourceGateways), selected: o.SelectGateways})
 		for _, r := range o.GatewayRoutes {
-			out = append(out, &crdKind{gvr: GatewayResource(r), kind: r, selected: !o.SelectGateways})
+			out = append(out, &crdKind{gvr: GatewayResource(r), selected: !o.SelectGateways})
 		}
 	}
 	if o.OpenShiftRoutes {
-		out = append(out, &crdKind{gvr: OpenShiftRouteResource, kind: ResourceOpenShiftRoutes, selected: true})
+		out = append(out, &crdKind{gvr: OpenShiftRouteResource, selected: true})
 	}
 	return out
 }
@@ -150,21 +149,20 @@ func (w *Watcher) startCRDKind(k *crdKind) {
 	for _, ns := range namespaces {
 		f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(w.dyn, 0, ns, tweak)
 		inf := f.ForResource(k.gvr).Informer()
-		_ = inf.SetTransform(w.trimCRD(k.kind))
-		if k.gateway {
+		kind := k.gvr.Resource
+		_ = inf.SetTransform(w.trimCRD(kind))
+		if kind == ResourceGateways {
 			w.registerGateways(inf)
 		} else {
-			if !slices.Contains(GatewayRouteResources, k.kind) {
-				w.register(inf, k.kind)
-			} else {
+			if slices.Contains(GatewayRouteResources, kind) {
 				_ = inf.AddIndexers(cache.Indexers{gatewayIndex: func(obj any) ([]string, error) {
 					if u, ok := obj.(*unstructured.Unstructured); ok {
 						return routeParents(u), nil
 					}
 					return nil, nil
 				}})
-				w.register(inf, k.kind)
 			}
+			w.register(inf, kind)
 		}
 		w.infMu.Lock()
 		w.dynFactories = append(w.dynFactories, f)

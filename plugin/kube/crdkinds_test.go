@@ -26,7 +26,7 @@ func TestWatcherCRDKinds(t *testing.T) {
 	defer func(d time.Duration) { crdRecheck = d }(crdRecheck)
 	crdRecheck = 50 * time.Millisecond
 
-	gw := obj(t, gatewayDoc("gw", "  - {value: 10.0.0.1}", "  - {name: web, port: 80, protocol: HTTP}"))
+	gw := obj(t, gatewayDoc("gw", "  - {value: 10.0.0.1}", "  - {name: web, port: 80, protocol: HTTP, "+fromAll+"}"))
 	route := obj(t, `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: web, namespace: shop, labels: {app: gslb}}

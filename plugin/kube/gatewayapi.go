@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gslb/gslb/plugin/model"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,7 +41,7 @@ func GatewayResource(resource string) schema.GroupVersionResource {
 // The parts of Gateway API objects gslb reads, decoded from the
 // informers' unstructured objects (the CRDs have no protobuf, and the
 // gateway-api module's typed clients are not needed for a handful of
-// fields: see trimGatewayObject for what the cache keeps).
+// fields: see trimCRD for what the cache keeps).
 type (
 	gwRoute struct {
 		Spec struct {
@@ -51,8 +53,8 @@ type (
 		} `json:"spec"`
 		Status struct {
 			Parents []struct {
-				ParentRef  parentRef   `json:"parentRef"`
-				Conditions []condition `json:"conditions,omitempty"`
+				ParentRef  parentRef          `json:"parentRef"`
+				Conditions []metav1.Condition `json:"conditions,omitempty"`
 			} `json:"parents,omitempty"`
 		} `json:"status"`
 	}
@@ -70,10 +72,6 @@ type (
 		Namespace *string `json:"namespace,omitempty"`
 		Name      string  `json:"name"`
 	}
-	condition struct {
-		Type   string `json:"type"`
-		Status string `json:"status"`
-	}
 	gateway struct {
 		Spec struct {
 			Listeners []listener `json:"listeners,omitempty"`
@@ -86,12 +84,32 @@ type (
 		} `json:"status"`
 	}
 	listener struct {
-		Name     string  `json:"name"`
-		Hostname *string `json:"hostname,omitempty"`
-		Port     int32   `json:"port"`
-		Protocol string  `json:"protocol"`
+		Name          string         `json:"name"`
+		Hostname      *string        `json:"hostname,omitempty"`
+		Port          int32          `json:"port"`
+		Protocol      string         `json:"protocol"`
+		AllowedRoutes *allowedRoutes `json:"allowedRoutes,omitempty"`
+	}
+	allowedRoutes struct {
+		Namespaces *struct {
+			From *string `json:"from,omitempty"`
+		} `json:"namespaces,omitempty"`
+		Kinds []routeGroupKind `json:"kinds,omitempty"`
+	}
+	routeGroupKind struct {
+		Group *string `json:"group,omitempty"`
+		Kind  string  `json:"kind"`
 	}
 )
+
+// routeKinds are the route kinds by resource name.
+var routeKinds = map[string]string{
+	ResourceHTTPRoutes: "HTTPRoute",
+	ResourceGRPCRoutes: "GRPCRoute",
+	ResourceTLSRoutes:  "TLSRoute",
+	ResourceTCPRoutes:  "TCPRoute",
+	ResourceUDPRoutes:  "UDPRoute",
+}
 
 func str(p *string) string {
 	if p == nil {
@@ -191,6 +209,46 @@ func listenerAllows(resource, protocol string) bool {
 	return false
 }
 
+// admits tells whether a route of resource kind in namespace routeNS may
+// attach to the listener l of a Gateway in namespace gatewayNS, by the
+// listener's allowedRoutes (the route's Accepted is per parentRef, not per
+// listener: a parentRef without sectionName is accepted when any listener
+// admits the route, and the route must not publish through the others).
+//
+//   - kinds: when listed, the route's kind (group gateway.networking.k8s.io,
+//     the default) must be one of them; the protocol must allow it either
+//     way (listenerAllows), as a kind the protocol does not carry makes the
+//     listener invalid.
+//   - namespaces.from: Same (the default, also when allowedRoutes or
+//     namespaces is absent) the Gateway's own namespace, All any, None
+//     none. Selector is left to the controller's Accepted: telling it
+//     needs the route namespace's labels, which gslb does not watch.
+func (l listener) admits(resource, routeNS, gatewayNS string) bool {
+	if !listenerAllows(resource, l.Protocol) {
+		return false
+	}
+	ar := l.AllowedRoutes
+	if ar == nil {
+		return routeNS == gatewayNS
+	}
+	if len(ar.Kinds) > 0 && !slices.ContainsFunc(ar.Kinds, func(k routeGroupKind) bool {
+		return (k.Group == nil || *k.Group == GatewayGroup) && k.Kind == routeKinds[resource]
+	}) {
+		return false
+	}
+	from := "Same"
+	if ar.Namespaces != nil && ar.Namespaces.From != nil {
+		from = *ar.Namespaces.From
+	}
+	switch from {
+	case "All", "Selector":
+		return true
+	case "Same":
+		return routeNS == gatewayNS
+	}
+	return false // None, or a value this version of the API does not know
+}
+
 // hostnameless: TCP and UDP routes have no hostnames, and v1 forbids a
 // hostname on TCP and UDP listeners. Their names come from the route's
 // external-dns hostname annotation, as external-dns reads them (and from
@@ -260,13 +318,8 @@ func appendUnique[T comparable](s []T, v T) []T {
 // controller wrote it does not matter.
 func (r *gwRoute) accepted(routeNS string, want parentKey) bool {
 	for _, p := range r.Status.Parents {
-		if p.ParentRef.key(routeNS) != want {
-			continue
-		}
-		for _, c := range p.Conditions {
-			if c.Type == "Accepted" && c.Status == "True" {
-				return true
-			}
+		if p.ParentRef.key(routeNS) == want && meta.IsStatusConditionTrue(p.Conditions, "Accepted") {
+			return true
 		}
 	}
 	return false
@@ -351,13 +404,13 @@ func FromGatewayRoute(resource string, u *unstructured.Unstructured, lookup Gate
 			continue // no address yet: not a member until it has one
 		}
 		for _, l := range gw.Spec.Listeners {
-			if (k.section != "" && l.Name != k.section) || (k.port != 0 && l.Port != k.port) || !listenerAllows(resource, l.Protocol) {
+			if (k.section != "" && l.Name != k.section) || (k.port != 0 && l.Port != k.port) || !l.admits(resource, ns, gu.GetNamespace()) {
 				continue
 			}
 			lh := normalHost(str(l.Hostname))
 			var names []string
 			if hostnameless(resource) {
-				names = annotatedHostnames(u.GetAnnotations())
+				names = slices.Clone(t.claimed) // the annotated names
 				if lh != "" && !slices.Contains(names, lh) {
 					names = append(names, lh)
 				}

@@ -2,12 +2,14 @@ package kube
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gslb/gslb/plugin/model"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/yaml"
 )
 
@@ -94,15 +96,19 @@ func recs(rs []model.Record) []string {
 	return out
 }
 
-const twoListeners = `  - {name: web, port: 80, protocol: HTTP, hostname: "*.example.com"}
-  - {name: shop, port: 443, protocol: HTTPS, hostname: shop.example.com}
-  - {name: raw, port: 5432, protocol: TCP}`
+// fromAll lets a listener take routes of every namespace (the Gateways
+// here are in infra, the routes in their teams' namespaces).
+const fromAll = "allowedRoutes: {namespaces: {from: All}}"
+
+const twoListeners = `  - {name: web, port: 80, protocol: HTTP, hostname: "*.example.com", ` + fromAll + `}
+  - {name: shop, port: 443, protocol: HTTPS, hostname: shop.example.com, ` + fromAll + `}
+  - {name: raw, port: 5432, protocol: TCP, ` + fromAll + `}`
 
 func TestFromGatewayRoute(t *testing.T) {
 	gwA := obj(t, gatewayDoc("gw-a", "  - {type: IPAddress, value: 10.0.0.1}\n  - {value: 2001:db8::1}", twoListeners))
 	gwB := obj(t, gatewayDoc("gw-b", "  - {type: Hostname, value: lb.cloud.example.net}\n  - {type: example.com/named, value: pool-7}", twoListeners))
 	noAddr := obj(t, gatewayDoc("gw-new", "", twoListeners))
-	anyHost := obj(t, gatewayDoc("gw-any", "  - {value: 10.0.0.9}", "  - {name: any, port: 8080, protocol: HTTP}"))
+	anyHost := obj(t, gatewayDoc("gw-any", "  - {value: 10.0.0.9}", "  - {name: any, port: 8080, protocol: HTTP, "+fromAll+"}"))
 	lookup := lookupOf(gwA, gwB, noAddr, anyHost)
 
 	route := func(parents, hostnames, status string) *unstructured.Unstructured {
@@ -263,6 +269,9 @@ status:
 	// The Corefile's forced probe replaces the listener's.
 	def := model.Check{Proto: model.CheckTCP, Port: 8443}
 	ex, _ = FromGatewayRoute(ResourceHTTPRoutes, r, lookup, onlyB, "sitea", inExample, &def)
+	if got := recs(ex.Records); !slices.Equal(got, []string{"app.example.com. CNAME lb.cloud.example.net. none 0 "}) {
+		t.Errorf("forced probe on a CNAME member, which is never probed: %v", got)
+	}
 	ex2, _ := FromGatewayRoute(ResourceHTTPRoutes, route("  - {name: gw-a, namespace: infra}", "[app.example.com]", accepted("gw-a", "")), lookup, nil, "sitea", inExample, &def)
 	if got := recs(ex2.Records); !slices.Equal(got, []string{"app.example.com. 10.0.0.1 tcp 8443 ", "app.example.com. 2001:db8::1 tcp 8443 "}) {
 		t.Errorf("forced probe: %v", got)
@@ -413,5 +422,185 @@ status:
 	out, _ = w.trimCRD(ResourceHTTPRoutes)(h)
 	if got := routeBackends(out.(*unstructured.Unstructured)); !slices.Equal(got, []string{"front"}) {
 		t.Errorf("trimmed HTTPRoute with readiness: backends %v", got)
+	}
+}
+
+// TestSelectGatewaysPublishesThroughSelectedParents: with the selection on
+// Gateways (gateway_selection gateway), routes are watched in every
+// namespace; one whose parent Gateways are none of the selected ones is not
+// gslb's: it claims no name (which would take it under first-claim
+// ownership), counts as neither unattached nor unselected, and publishes
+// once its Gateway becomes selected.
+func TestSelectGatewaysPublishesThroughSelectedParents(t *testing.T) {
+	w := testWatcher(&fakePolicy{})
+	w.opts.Ingresses, w.opts.SelectGateways, w.opts.GatewayRoutes = false, true, []string{ResourceHTTPRoutes}
+	w.unattached = map[string]bool{}
+	gws := cache.NewSharedIndexInformer(&cache.ListWatch{}, &unstructured.Unstructured{}, 0, cache.Indexers{})
+	w.gateways = append(w.gateways, gws)
+	gateway := func(name string, labels map[string]string) *unstructured.Unstructured {
+		g := obj(t, gatewayDoc(name, "  - {value: 10.0.0.1}", "  - {name: web, port: 80, protocol: HTTP, "+fromAll+"}"))
+		g.SetLabels(labels)
+		return g
+	}
+	for _, g := range []*unstructured.Unstructured{gateway("selected", map[string]string{"gslb": "yes"}), gateway("other", nil)} {
+		if err := gws.GetIndexer().Add(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	route := func(name, parent, host string) *unstructured.Unstructured {
+		return obj(t, fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: %[1]s, namespace: team}
+spec:
+  parentRefs: [{name: %[2]s, namespace: infra}]
+  hostnames: [%[3]s, outside.example.net]
+status:
+  parents: [{parentRef: {name: %[2]s, namespace: infra}, controllerName: x.io/y, conditions: [{type: Accepted, status: "True"}]}]
+`, name, parent, host))
+	}
+	mine, theirs := route("mine", "selected", "mine.example.org"), route("theirs", "other", "theirs.example.org")
+	// A route of the selected Gateway waiting for acceptance elsewhere is
+	// still claimed and counted: only the parent decides.
+	waiting := route("waiting", "selected", "waiting.example.org")
+	_ = unstructured.SetNestedSlice(waiting.Object, nil, "status", "parents")
+	for _, r := range []*unstructured.Unstructured{mine, theirs, waiting} {
+		w.update(ResourceHTTPRoutes, r)
+	}
+
+	if got := pubs(w.store.Records()); !slices.Equal(got, []pub{v("mine.example.org.", "sitea", "10.0.0.1")}) {
+		t.Errorf("published %v, want mine.example.org. only", got)
+	}
+	if p := w.store.PublishersOf("theirs.example.org."); p != nil {
+		t.Errorf("a route of an unselected Gateway claims its name: %+v", p)
+	}
+	if p := w.store.PublishersOf("waiting.example.org."); len(p) != 1 || p[0].Claim == nil {
+		t.Errorf("a route of the selected Gateway, not accepted yet, does not claim its name: %+v", p)
+	}
+	if !maps.Equal(w.unattached, map[string]bool{"kube/sitea/httproutes/team/waiting": true}) {
+		t.Errorf("unattached %v, want the waiting route only", w.unattached)
+	}
+	if len(w.unselected) != 0 {
+		t.Errorf("unselected %v: the routes themselves are not what the policy selects", w.unselected)
+	}
+	if !maps.Equal(w.ignored, map[string]int{"kube/sitea/httproutes/team/mine": 1, "kube/sitea/httproutes/team/waiting": 1}) {
+		t.Errorf("ignored %v: only the selected Gateway's routes count their names outside the zones", w.ignored)
+	}
+
+	// The Gateway becomes selected: re-evaluated, its route publishes.
+	if err := gws.GetIndexer().Update(gateway("other", map[string]string{"gslb": "yes"})); err != nil {
+		t.Fatal(err)
+	}
+	w.update(ResourceHTTPRoutes, theirs)
+	if p := w.store.PublishersOf("theirs.example.org."); len(p) != 1 || len(p[0].Records) != 1 {
+		t.Errorf("the route of a newly selected Gateway: %+v", p)
+	}
+}
+
+// TestListenerAllowedRoutes: a route publishes only through the listeners
+// whose allowedRoutes admit it (its Accepted is per parentRef: without a
+// sectionName the route is accepted when any listener admits it).
+func TestListenerAllowedRoutes(t *testing.T) {
+	gw := obj(t, gatewayDoc("gw", "  - {value: 10.0.0.5}", `  - {name: team-a, port: 80, protocol: HTTP, hostname: "*.a.example.com"}
+  - {name: shared, port: 8080, protocol: HTTP, hostname: "*.example.com", allowedRoutes: {namespaces: {from: All}}}
+  - {name: grpc, port: 9000, protocol: HTTPS, hostname: "*.example.com", allowedRoutes: {kinds: [{kind: GRPCRoute}], namespaces: {from: All}}}
+  - {name: closed, port: 7000, protocol: HTTP, allowedRoutes: {namespaces: {from: None}}}
+  - {name: same, port: 7001, protocol: HTTP, hostname: "*.same.example.com", allowedRoutes: {namespaces: {from: Same}}}
+  - {name: teams, port: 6000, protocol: HTTP, hostname: "*.sel.example.com", allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {gateway: shared}}}}}`))
+	gw.SetNamespace("team-a")
+	lookup := lookupOf(gw)
+	route := func(kind, ns, section, hostnames string) *unstructured.Unstructured {
+		ref := "{name: gw, namespace: team-a" + section + "}"
+		return obj(t, fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: %s
+metadata: {name: r, namespace: %s}
+spec:
+  parentRefs: [%s]
+  hostnames: %s
+status:
+  parents: [{parentRef: %s, controllerName: x.io/y, conditions: [{type: Accepted, status: "True"}]}]
+`, kind, ns, ref, hostnames, ref))
+	}
+	for _, c := range []struct {
+		name     string
+		resource string
+		route    *unstructured.Unstructured
+		want     []string
+		attached bool
+	}{
+		{
+			name:     "the Gateway's own namespace: the default (Same) listener and the open one",
+			resource: ResourceHTTPRoutes,
+			route:    route("HTTPRoute", "team-a", "", "[x.a.example.com, y.same.example.com]"),
+			want: []string{"x.a.example.com. 10.0.0.5 http 80 /", "x.a.example.com. 10.0.0.5 http 8080 /",
+				"y.same.example.com. 10.0.0.5 http 7001 /", "y.same.example.com. 10.0.0.5 http 8080 /"},
+			attached: true,
+		},
+		{
+			name:     "another namespace: neither Same listener, nor None, nor the GRPCRoute-only one",
+			resource: ResourceHTTPRoutes,
+			route:    route("HTTPRoute", "team-b", "", "[x.a.example.com, y.same.example.com]"),
+			want:     []string{"x.a.example.com. 10.0.0.5 http 8080 /", "y.same.example.com. 10.0.0.5 http 8080 /"},
+			attached: true,
+		},
+		{
+			name:     "a GRPCRoute: the listener that lists its kind too",
+			resource: ResourceGRPCRoutes,
+			route:    route("GRPCRoute", "team-b", "", "[svc.example.com]"),
+			want:     []string{"svc.example.com. 10.0.0.5 tcp 8080 ", "svc.example.com. 10.0.0.5 tcp 9000 "},
+			attached: true,
+		},
+		{
+			name:     "a namespace selector is left to Accepted",
+			resource: ResourceHTTPRoutes,
+			route:    route("HTTPRoute", "team-b", "", "[x.sel.example.com]"),
+			want:     []string{"x.sel.example.com. 10.0.0.5 http 6000 /", "x.sel.example.com. 10.0.0.5 http 8080 /"},
+			attached: true,
+		},
+		{
+			name:     "sectionName of a listener that does not admit the namespace: nothing, accepted or not",
+			resource: ResourceHTTPRoutes,
+			route:    route("HTTPRoute", "team-b", ", sectionName: team-a", "[x.a.example.com]"),
+		},
+		{
+			name:     "sectionName of a listener for GRPCRoutes only: nothing for an HTTPRoute",
+			resource: ResourceHTTPRoutes,
+			route:    route("HTTPRoute", "team-a", ", sectionName: grpc", "[svc.example.com]"),
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ex, attached := FromGatewayRoute(c.resource, c.route, lookup, nil, "sitea", inExample, nil)
+			if got := recs(ex.Records); !slices.Equal(got, c.want) {
+				t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+			if attached != c.attached {
+				t.Errorf("attached = %v, want %v", attached, c.attached)
+			}
+		})
+	}
+
+	str := func(s string) *string { return &s }
+	for _, c := range []struct {
+		ar       *allowedRoutes
+		resource string
+		routeNS  string
+		want     bool
+	}{
+		{nil, ResourceHTTPRoutes, "infra", true},
+		{nil, ResourceHTTPRoutes, "team", false},
+		{&allowedRoutes{}, ResourceHTTPRoutes, "team", false}, // from defaults to Same
+		{&allowedRoutes{Kinds: []routeGroupKind{{Kind: "HTTPRoute"}}}, ResourceHTTPRoutes, "infra", true},
+		{&allowedRoutes{Kinds: []routeGroupKind{{Group: str(GatewayGroup), Kind: "GRPCRoute"}}}, ResourceHTTPRoutes, "infra", false},
+		{&allowedRoutes{Kinds: []routeGroupKind{{Group: str("example.com"), Kind: "HTTPRoute"}}}, ResourceHTTPRoutes, "infra", false},
+	} {
+		l := listener{Name: "l", Port: 80, Protocol: "HTTP", AllowedRoutes: c.ar}
+		if got := l.admits(c.resource, c.routeNS, "infra"); got != c.want {
+			t.Errorf("allowedRoutes %+v: %s of %s admitted = %v, want %v", c.ar, c.resource, c.routeNS, got, c.want)
+		}
+	}
+	// The protocol still decides: a TCP listener listing HTTPRoute is
+	// invalid, not a way in.
+	l := listener{Name: "l", Port: 80, Protocol: "TCP", AllowedRoutes: &allowedRoutes{Kinds: []routeGroupKind{{Kind: "HTTPRoute"}}}}
+	if l.admits(ResourceHTTPRoutes, "infra", "infra") {
+		t.Error("a TCP listener admits an HTTPRoute")
 	}
 }

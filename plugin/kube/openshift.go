@@ -2,7 +2,6 @@ package kube
 
 import (
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/gslb/gslb/plugin/model"
@@ -144,11 +143,10 @@ func FromOpenShiftRoute(u *unstructured.Unstructured, defaultDomain, site string
 	if def != nil {
 		check = *def
 	}
-	t := routeTargets{names: []string{host}, members: map[string][]memberCheck{}}
+	// The host is claimed admitted or not (name ownership).
+	t := routeTargets{claimed: []string{host}}
 	for _, m := range members {
-		if !slices.Contains(t.members[host], memberCheck{m, check}) {
-			t.members[host] = append(t.members[host], memberCheck{m, check})
-		}
+		t.add(host, memberCheck{m, check})
 	}
 	return extractTargets(&t, inZone, u.GetAnnotations()), len(members) > 0
 }

@@ -357,6 +357,10 @@ func (w *Watcher) evaluate(kind string, obj any) {
 	var meta metav1.Object
 	var backends []string
 	publish := true
+	// selectsItself: the Policy's verdict on publish is about the object
+	// itself (not about a route's Gateways), so not publishing it is worth
+	// an Event and a count.
+	selectsItself := true
 	inZone := w.opts.InZone
 	if w.global != nil {
 		// Local hosts need not be in the zones: their global names,
@@ -388,8 +392,20 @@ func (w *Watcher) evaluate(kind string, obj any) {
 			var allow ParentFilter
 			if w.opts.SelectGateways {
 				// The Gateway carries the selection: its labels and
-				// namespace are what the policy selects.
+				// namespace are what the policy selects. Routes are
+				// watched in every namespace, so a route is gslb's only
+				// through a selected parent Gateway (the cache holds only
+				// the Gateways the Corefile selects): without one it
+				// claims no names, counts in no metric and gets no Event.
+				// A Gateway that becomes selected re-evaluates its routes
+				// (registerGateways).
 				allow = func(gw *unstructured.Unstructured) bool { return w.publishes(gw.GetNamespace(), gw.GetLabels()) }
+				publish = slices.ContainsFunc(routeParents(o), func(p string) bool {
+					gwNS, gwName, _ := strings.Cut(p, "/")
+					gw, ok := w.gatewayByKey(gwNS, gwName)
+					return ok && allow(gw)
+				})
+				selectsItself = false
 			} else {
 				publish = w.publishes(ns, o.GetLabels())
 			}
@@ -409,7 +425,8 @@ func (w *Watcher) evaluate(kind string, obj any) {
 		w.global.rename(&ex) // before the policy: it speaks of global names
 	}
 	if w.opts.Policy != nil {
-		if w.setUnselected(key, !publish) && !publish {
+		unselected := !publish && selectsItself
+		if w.setUnselected(key, unselected) && unselected {
 			w.record(obj, corev1.EventTypeWarning, ReasonNotSelected,
 				"Not published by gslb: the GlobalDeploymentPolicy in force does not select it (its matchRules labels, or matchClusters for this cluster)")
 		}

@@ -104,6 +104,8 @@ func TestSchemaRejects(t *testing.T) {
 		{"gslb: {avi: {enabled: true, controller: \"http://avi\"}}", `/gslb/avi/controller`},
 		{"gslb: {health: {interval: fast}}", `/gslb/health/interval`},
 		{"gslb: {ownership: strict}", `/gslb/ownership`},
+		{"gslb: {resources: [ingress, gateway]}", `/gslb/resources/1`},
+		{"gslb: {gatewaySelection: both}", `/gslb/gatewaySelection`},
 		{"gslb: {status: {address: 'localhost:8282'}}", `/gslb/status/address`},
 		{"gslb: {owners: {payroll.gslb.sddc.lab: [Payroll]}}", `/gslb/owners/payroll.gslb.sddc.lab/0`},
 		{"image: {digest: latest}", `/image/digest`},
@@ -294,6 +296,25 @@ func TestOwnershipValues(t *testing.T) {
 	for _, want := range []string{"ownership first_claim", "owner *.payroll.gslb.sddc.lab sitea/payroll payroll-prod"} {
 		if !slices.Contains(lines, want) {
 			t.Errorf("the gslb stanza has no %q line:\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// Every word of the Corefile's resources is a value (the ClusterRole
+// grants the Gateway API kinds and Routes already), and gatewaySelection
+// becomes a gateway_selection line, none by default (the Corefile's route).
+func TestResourcesGatewaySelectionValues(t *testing.T) {
+	cm := chart.Find(render(t, `gslb: {resources: [ingress, httproute, grpcroute, tlsroute, tcproute, udproute, gatewayapi, route], gatewaySelection: gateway}`), "ConfigMap", "gslb")
+	lines := gslbStanza(must(unstructured.NestedString(cm.Object, "data", "Corefile")))
+	for _, want := range []string{"resources ingress httproute grpcroute tlsroute tcproute udproute gatewayapi route", "gateway_selection gateway"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("the gslb stanza has no %q line:\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+	cm = chart.Find(render(t, ``), "ConfigMap", "gslb")
+	for _, l := range gslbStanza(must(unstructured.NestedString(cm.Object, "data", "Corefile"))) {
+		if strings.HasPrefix(l, "gateway_selection") {
+			t.Errorf("default values render %q", l)
 		}
 	}
 }

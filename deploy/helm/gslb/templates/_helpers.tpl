@@ -101,6 +101,9 @@ gslb-config-secret) or the chart's. */}}
 {{- with $g.selector }}
         selector {{ . }}
 {{- end }}
+{{- with $g.gatewaySelection }}
+        gateway_selection {{ . }}
+{{- end }}
 {{- with $g.namespaces }}
         namespaces {{ join " " . }}
 {{- end }}
